@@ -1,0 +1,7 @@
+"""Data sources and ``tf.data`` pipelines (see :func:`load`)."""
+from .images import decode_image
+from .pipeline import AugmentConfig, DatasetInfo, load, load_arrays, parse_source
+from .sources import GTSRB_CLASS_NAMES, SPLITS
+
+__all__ = ["AugmentConfig", "DatasetInfo", "GTSRB_CLASS_NAMES", "SPLITS", "decode_image", "load",
+           "load_arrays", "parse_source"]
