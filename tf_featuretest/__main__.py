@@ -1,0 +1,4 @@
+"""``python -m tf_featuretest`` runs the command line."""
+from .cli import main
+
+main()

@@ -1,0 +1,233 @@
+"""The ``featuretest`` command line: thin click shells over the library.
+
+Every command parses its options, calls the library and prints a table; errors from the library
+(:class:`~tf_featuretest.errors.FeatureTestError`) and bad options print one line naming the bad
+value and exit with status 2, without a traceback.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+
+import click
+
+from .errors import ConfigError, FeatureTestError
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+# ---------------------------------------------------------------- shared helpers for commands
+
+
+def fail(message: str, code: int = 2):
+    """Print ``error: message`` on stderr and exit with ``code`` (no traceback)."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def library_errors(fn):
+    """Turn the library's errors into one-line messages and exit status 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except FeatureTestError as exc:
+            fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+
+    return wrapper
+
+
+def quiet_option(fn):
+    """``--quiet``: silence progress output."""
+    return click.option("--quiet", "-q", is_flag=True, help="Silence progress output.")(fn)
+
+
+def say(quiet: bool, message: str):
+    """Progress line unless ``quiet``."""
+    if not quiet:
+        click.echo(message, err=True)
+
+
+def parse_size(value):
+    """``"32"`` -> (32, 32); ``"48x64"`` -> (48, 64); None stays None."""
+    if value in (None, ""):
+        return None
+    try:
+        parts = [int(v) for v in str(value).lower().split("x")]
+    except ValueError:
+        raise ConfigError(f"--image-size must be N or HxW, got {value!r}") from None
+    if len(parts) == 1:
+        parts = parts * 2
+    if len(parts) != 2 or min(parts) < 1:
+        raise ConfigError(f"--image-size must be N or HxW with positive sizes, got {value!r}")
+    return tuple(parts)
+
+
+def parse_floats(value, name):
+    """``"0.03,0.1"`` -> (0.03, 0.1), naming the option on error."""
+    try:
+        out = tuple(float(v) for v in str(value).split(",") if v.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be comma-separated numbers, got {value!r}") from None
+    if not out:
+        raise ConfigError(f"{name} needs at least one value")
+    return out
+
+
+def data_options(fn):
+    """``--data``, ``--image-size``, ``--batch-size``, ``--data-dir`` for commands that read a data set."""
+    fn = click.option("--data-dir", default=None, help="TFDS data directory (prepared data).")(fn)
+    fn = click.option("--batch-size", default=128, show_default=True, type=click.IntRange(min=1))(fn)
+    fn = click.option("--image-size", default=None, help="Resize images to N or HxW (default: per source).")(fn)
+    fn = click.option("--data", "data", default="digits", show_default=True,
+                      help="digits | folder:PATH | gtsrb:PATH | tiny_imagenet:PATH | tfds:NAME")(fn)
+    return fn
+
+
+def open_data(data, split, *, image_size=None, batch_size=128, data_dir=None, model=None, **kw):
+    """Load a split as a dataset; with ``model``, match its input size and channels."""
+    from .data import load
+
+    channels = None
+    if model is not None:
+        shape = model.input_shape
+        if image_size is None:
+            image_size = (shape[1], shape[2])
+        channels = shape[3]
+    return load(data, split, image_size=parse_size(image_size) if isinstance(image_size, str) else image_size,
+                channels=channels, batch_size=batch_size, data_dir=data_dir, **kw)
+
+
+def open_model(path):
+    """Load a classifier file with a one-line error when it is missing or unreadable."""
+    from .models import load_classifier
+
+    return load_classifier(path)
+
+
+def write_json(path, payload):
+    """Write JSON atomically (temp file + rename)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(payload, fh, indent=2, default=_json_default)
+    os.replace(tmp, path)
+    return path
+
+
+def _json_default(obj):
+    import numpy as np
+
+    if hasattr(obj, "to_dict"):
+        return obj.to_dict()
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, (tuple, set)):
+        return list(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+# ---------------------------------------------------------------- the group
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="tf-featuretest")
+def cli():
+    """Test image classifiers: attacks, noise, generated test cases, saliency, export, report."""
+
+
+@cli.command()
+@data_options
+@click.option("--model", "model_name", default="small_cnn", show_default=True,
+              help="small_cnn, inception_v3, densenet121, densenet169, mobilenet_v2, resnet50 or vgg16.")
+@click.option("--weights", default=None, help="Backbone weights: 'imagenet' or a local weights file.")
+@click.option("--trainable-layers", default=None, type=click.IntRange(min=0),
+              help="Backbone layers to fine-tune (default: all without weights, none with).")
+@click.option("--epochs", default=12, show_default=True, type=click.IntRange(min=1))
+@click.option("--learning-rate", default=1e-3, show_default=True, type=click.FloatRange(min=0, min_open=True))
+@click.option("--augment/--no-augment", default=False, show_default=True)
+@click.option("--adversarial", type=click.Choice(["none", "fgsm", "pgd"]), default="none", show_default=True,
+              help="Mix adversarial examples into every training batch.")
+@click.option("--adv-eps", default=0.1, show_default=True, type=float)
+@click.option("--adv-ratio", default=0.5, show_default=True, type=click.FloatRange(0, 1))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--out", default="runs/classifier.keras", show_default=True, help="Where to save the .keras model.")
+@quiet_option
+@library_errors
+def train(data, image_size, batch_size, data_dir, model_name, weights, trainable_layers, epochs, learning_rate,
+          augment, adversarial, adv_eps, adv_ratio, seed, out, quiet):
+    """Train a classifier and report its test accuracy."""
+    import keras
+
+    from .metrics import evaluate_classifier
+    from .models import build_classifier, compile_classifier, train_classifier
+
+    keras.utils.set_random_seed(seed)
+    size = parse_size(image_size)
+    say(quiet, f"loading {data} ...")
+    tr, info = open_data(data, "train", image_size=size, batch_size=batch_size, data_dir=data_dir,
+                         augment=augment, seed=seed)
+    va, _ = open_data(data, "validation", image_size=size, batch_size=batch_size, data_dir=data_dir)
+    te, _ = open_data(data, "test", image_size=size, batch_size=batch_size, data_dir=data_dir)
+    model = build_classifier(model_name, info.num_classes, info.image_shape, weights=weights,
+                             trainable_layers=trainable_layers)
+    if adversarial != "none":
+        from .models.adversarial import adversarial_model
+
+        model = adversarial_model(model, attack=adversarial, eps=adv_eps, ratio=adv_ratio, seed=seed)
+    compile_classifier(model, learning_rate=learning_rate, num_classes=info.num_classes)
+    say(quiet, f"training {model_name} on {info.num_examples} images, {info.num_classes} classes ...")
+    result = train_classifier(model, tr, va, epochs=epochs, verbose=0 if quiet else 2, compile=False,
+                              work_dir=os.path.splitext(out)[0] + "_work")
+    if adversarial != "none":
+        model = model.classifier
+    from .models import save_model_atomic
+
+    save_model_atomic(model, out)
+    report = evaluate_classifier(model, te, info.class_names)
+    click.echo(f"test top-1 {report.accuracy:.4f}  " +
+               "  ".join(f"top-{k} {v:.4f}" for k, v in report.top_k.items() if k != 1))
+    click.echo(f"epochs {result.epochs_run}, saved {out}")
+
+
+@cli.command()
+@click.option("--model", "model_path", required=True, help="A .keras classifier.")
+@data_options
+@click.option("--split", type=click.Choice(["train", "validation", "test"]), default="test", show_default=True)
+@click.option("--out", default=None, help="Write the report as JSON here.")
+@quiet_option
+@library_errors
+def evaluate(model_path, data, image_size, batch_size, data_dir, split, out, quiet):
+    """Top-1/top-5 accuracy and the per-class precision/recall/F1 report."""
+    from .metrics import evaluate_classifier
+
+    model = open_model(model_path)
+    ds, info = open_data(data, split, image_size=image_size, batch_size=batch_size, data_dir=data_dir, model=model)
+    say(quiet, f"evaluating on {info.num_examples} {split} images ...")
+    if model.output_shape[-1] != info.num_classes:
+        raise ConfigError(f"model has {model.output_shape[-1]} outputs but {data} has {info.num_classes} classes")
+    report = evaluate_classifier(model, ds, info.class_names)
+    click.echo("  ".join(f"top-{k} {v:.4f}" for k, v in report.top_k.items()))
+    click.echo(report.format())
+    if out:
+        write_json(out, {"data": info.to_dict(), "report": report.to_dict()})
+        say(quiet, f"wrote {out}")
+
+
+# ---- more commands above this line ----
+
+
+def main(argv=None):
+    """Console-script entry point."""
+    return cli.main(args=argv, prog_name="featuretest")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
