@@ -2,7 +2,9 @@
 from .classifiers import (BACKBONES, CLASSIFIERS, BackbonePreprocess, HeadConfig, TrainResult, as_logits_model,
                           build_classifier, compile_classifier, feature_layer_name, feature_model, get_strategy,
                           load_classifier, outputs_probabilities, save_model_atomic, train_classifier, unfreeze)
+from .vae import VAE, Sampling, train_vae
 
 __all__ = ["BACKBONES", "CLASSIFIERS", "BackbonePreprocess", "HeadConfig", "TrainResult", "as_logits_model",
            "build_classifier", "compile_classifier", "feature_layer_name", "feature_model", "get_strategy",
            "load_classifier", "outputs_probabilities", "save_model_atomic", "train_classifier", "unfreeze"]
+__all__ += ["VAE", "Sampling", "train_vae"]
