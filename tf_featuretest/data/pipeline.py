@@ -233,5 +233,7 @@ def load(source: str = "digits", split: str = "train", *, image_size=None, chann
                 x = layer(x, training=True)
             return tf.clip_by_value(x, 0.0, 1.0), y
 
-        ds = ds.map(aug, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        # Sequential on purpose: the layers' seed generators advance once per batch, in order, so the
+        # same seed gives the same augmented batches; each call is vectorised over the batch.
+        ds = ds.map(aug, num_parallel_calls=None)
     return ds.prefetch(tf.data.AUTOTUNE), info
