@@ -1,30 +1,4 @@
-"""Saliency maps: vanilla gradients, SmoothGrad and Grad-CAM for any classifier of this package.
-
-Every method takes [0, 1] images (NHWC) and a model that returns logits, explains one class per
-image (by default the predicted one) and returns one ``[H, W]`` map per image at the image's own
-size, non-negative and finite:
-
-- **vanilla gradient** (Simonyan, Vedaldi & Zisserman 2014, "Deep inside convolutional
-  networks"): ``max_c |d logit_t / d x_c|`` over the colour channels;
-- **SmoothGrad** (Smilkov et al. 2017): the gradient averaged over ``n`` copies of the image
-  with Gaussian noise of standard deviation ``sigma`` (the paper finds 10-20% of the input range
-  works best; images here span 1, so the default is 0.15), then reduced like the vanilla map.
-  The noise comes from a generator seeded with ``(seed, image index, sample)``, so an
-  image's map does not depend on the batch it is in;
-- **Grad-CAM** (Selvaraju et al. 2017): ``ReLU(sum_k a_k A_k)`` on a convolutional layer's
-  activations ``A`` with ``a_k`` the spatial mean of ``d logit_t / d A_k``, upsampled bilinearly
-  to the image and scaled to a maximum of 1 per image. The layer is found automatically (the last
-  layer with a spatial map larger than 1x1, also inside a nested ``"backbone"`` sub-model) or
-  named, e.g. ``"conv2"`` or ``"backbone/out_relu"``.
-
-Gradient functions are compiled once per (model, settings) by :class:`Explainer`;
-:func:`saliency_maps` keeps one explainer per live model.
-
-Example:
-    >>> res = saliency_maps(model, x_test[:8], y_test[:8])
-    >>> res.maps["gradcam"].shape
-    (8, 32, 32)
-"""
+"""Vanilla gradient, SmoothGrad and Grad-CAM maps from one compiled gradient pass (see the package docs)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -32,96 +6,11 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 
-from .errors import ConfigError, DataError, ModelError
+from ..errors import ConfigError, DataError, ModelError
+from .layers import resolve_layer, two_output_model, find_cam_layer
 
 METHODS = ("vanilla", "smoothgrad", "gradcam")
 METHOD_TITLES = {"vanilla": "Vanilla gradient", "smoothgrad": "SmoothGrad", "gradcam": "Grad-CAM"}
-
-# Layers that never make a Grad-CAM target: they pad, pool, drop or only rescale.
-_SKIP = (keras.layers.ZeroPadding2D, keras.layers.Cropping2D, keras.layers.MaxPooling2D,
-         keras.layers.AveragePooling2D, keras.layers.Dropout, keras.layers.SpatialDropout2D,
-         keras.layers.InputLayer, keras.layers.Resizing, keras.layers.Rescaling, keras.layers.Normalization)
-_CONV = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
-
-
-def _walk(model, prefix=()):
-    """Every layer in order as ``(path tuple, layer)``, descending into nested models."""
-    for layer in model.layers:
-        path = prefix + (layer.name,)
-        if isinstance(layer, keras.Model):
-            yield from _walk(layer, path)
-        else:
-            yield path, layer
-
-
-def find_cam_layer(model: keras.Model) -> str:
-    """Name (``"a/b"`` for a layer inside sub-model ``a``) of the layer Grad-CAM uses by default.
-
-    That is the last layer after the first convolution whose output is a spatial map of at least
-    2x2, skipping padding, pooling, dropout and rescaling layers (a 1x1 map cannot localise).
-
-    Raises:
-        ModelError: the model has no convolutional layer with a spatial output.
-    """
-    layers = list(_walk(model))
-    first_conv = next((i for i, (_, layer) in enumerate(layers) if isinstance(layer, _CONV)), None)
-    if first_conv is None:
-        raise ModelError(f"model {model.name!r} has no convolutional layer for Grad-CAM")
-    for path, layer in reversed(layers[first_conv:]):
-        shape = _output_shape(layer)
-        if isinstance(layer, _SKIP) or shape is None or len(shape) != 4:
-            continue
-        if (shape[1] or 0) > 1 and (shape[2] or 0) > 1:
-            return "/".join(path)
-    raise ModelError(f"model {model.name!r} has no convolutional layer with a spatial map larger than 1x1")
-
-
-def _output_shape(layer):
-    try:
-        return tuple(layer.output.shape)
-    except (AttributeError, ValueError):
-        return None
-
-
-def _resolve_layer(model, name):
-    """``"a/b"`` or a bare name (searched in nested models too) -> path tuple."""
-    if not isinstance(name, str) or not name:
-        raise ConfigError(f"Grad-CAM layer must be a non-empty layer name, got {name!r}")
-    paths = [p for p, _ in _walk(model)]
-    wanted = tuple(name.split("/"))
-    hits = [p for p in paths if p == wanted] or [p for p in paths if p[-1] == wanted[-1] and len(wanted) == 1]
-    if not hits:
-        raise ModelError(f"model {model.name!r} has no layer {name!r} for Grad-CAM")
-    if len(hits) > 1:
-        raise ModelError(f"layer name {name!r} is ambiguous in model {model.name!r}; use one of "
-                         + ", ".join("/".join(p) for p in hits))
-    layer = model
-    for part in hits[0]:
-        layer = layer.get_layer(part)
-    shape = _output_shape(layer)
-    if shape is None or len(shape) != 4:
-        raise ModelError(f"Grad-CAM layer {name!r} must output a 4-D spatial map, got shape {shape}")
-    return hits[0]
-
-
-def _two_output_model(model, path):
-    """A model ``x -> [activations of layer at path, model output]``, splitting nested models open."""
-    if len(path) == 1:
-        return keras.Model(model.inputs, [model.get_layer(path[0]).output, model.outputs[0]])
-    sub = model.get_layer(path[0])
-    nodes = getattr(sub, "_inbound_nodes", [])
-    if len(nodes) != 1:
-        raise ModelError(f"sub-model {sub.name!r} is used {len(nodes)} times in {model.name!r}; "
-                         "Grad-CAM needs it used exactly once")
-    inner = _two_output_model(sub, path[1:])
-    try:
-        before = keras.Model(model.inputs, nodes[0].input_tensors[0])
-        after = keras.Model(nodes[0].output_tensors[0], model.outputs[0])
-    except ValueError as exc:
-        raise ModelError(f"cannot split {model.name!r} at {sub.name!r} for Grad-CAM: {exc}") from None
-    inputs = keras.Input(tuple(model.inputs[0].shape[1:]), name="cam_image")
-    acts, out = inner(before(inputs))
-    return keras.Model(inputs, [acts, after(out)], name=f"{model.name}_cam")
 
 
 @dataclass(frozen=True, eq=False)
@@ -218,7 +107,7 @@ class Explainer:
         self.batch_size = int(batch_size)
         self.image_shape = tuple(model.inputs[0].shape[1:])
         self.num_classes = int(model.outputs[0].shape[-1])
-        self._layer = None if layer is None else "/".join(_resolve_layer(model, layer))
+        self._layer = None if layer is None else "/".join(resolve_layer(model, layer))
         if self._layer is None:
             try:
                 self._layer = find_cam_layer(model)
@@ -238,7 +127,7 @@ class Explainer:
         if self._fn is not None:
             return self._fn
         model, layer = self.model, self._layer
-        net = _two_output_model(model, tuple(layer.split("/"))) if layer else None
+        net = two_output_model(model, tuple(layer.split("/"))) if layer else None
         height, width = self.image_shape[:2]
 
         def fn(x, target):
