@@ -122,7 +122,8 @@ def one_pixel_attack(model, x, y, *, pixels=1, popsize=400, generations=100, tar
         generations: maximum DE generations (100 in the paper).
         target: None (untargeted), a class, or one class per image.
         seed: the same seed gives the same result.
-        images_per_pass: images whose populations share one forward pass (default ``4096 // popsize``).
+        images_per_pass: images whose populations share one forward pass (default ``1024 // popsize``;
+            small passes stay in cache and run faster per image on CPU).
 
     Returns:
         A :class:`OnePixelResult`.
@@ -136,7 +137,7 @@ def one_pixel_attack(model, x, y, *, pixels=1, popsize=400, generations=100, tar
     generations = _ops.check_steps(generations, "generations")
     if popsize < 4:
         raise ConfigError(f"popsize must be at least 4, got {popsize!r}")
-    group = _ops.check_steps(images_per_pass or max(1, 4096 // popsize), "images_per_pass")
+    group = _ops.check_steps(images_per_pass or max(1, 1024 // popsize), "images_per_pass")
     lm = _ops.logits_model(model)
     ncls = _ops.num_classes(lm)
     x, y = _ops.check_inputs(x, y, ncls)

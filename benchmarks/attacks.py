@@ -1,0 +1,181 @@
+"""Pixel-level attacks against CleverHans and ART on the digits CNN, as ratios measured in one run.
+
+Prints:
+* floor: one compiled forward+backward pass (gradient of the loss w.r.t. the input) per batch;
+* FGSM time / floor, and PGD-k time / (k x floor) (targets: <= 1.03);
+* CleverHans 4.0 PGD-k throughput, and ours / CleverHans (target: >= 1.05);
+* one-pixel: our images/s / ART PixelAttack's (DE, equal population and generations; target >= 20)
+  and both success rates on the same images (target: ours >= ART's);
+* PGD memory on a large batch: resident memory after a short and a long run (no growth expected).
+
+Wall times are the best of ``--repeats`` runs (the machine may be shared). Peers that fail to
+install or import are reported and skipped.
+
+Run: ``python benchmarks/attacks.py [--images 512] [--batch 128] [--steps 40] [--op-images 8]
+[--op-generations 100] [--mem-batch 1024] [--only floor,fgsm,pgd,cleverhans,one_pixel,memory]``
+"""
+import argparse
+import os
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from tf_featuretest.attacks import fgsm, one_pixel_attack, pgd  # noqa: E402
+from tf_featuretest.data import load_arrays  # noqa: E402
+from tf_featuretest.models import build_classifier, compile_classifier  # noqa: E402
+
+
+def best_time(fn, repeats):
+    fn()  # warm-up (tracing)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def rss_mb():
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def train_model(epochs, seed):
+    x, y, _ = load_arrays("digits", "train")
+    keras.utils.set_random_seed(seed)
+    model = build_classifier("small_cnn", 10, x.shape[1:])
+    compile_classifier(model, learning_rate=2e-3)
+    model.fit(tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(y), seed=seed).batch(64), epochs=epochs,
+              verbose=0)
+    return model
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--images", type=int, default=512)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument("--eps", type=float, default=0.1)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--op-images", type=int, default=8, help="images for the one-pixel comparison")
+    ap.add_argument("--op-generations", type=int, default=100)
+    ap.add_argument("--mem-batch", type=int, default=1024)
+    ap.add_argument("--mem-steps", type=int, default=40)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--only", default="floor,fgsm,pgd,cleverhans,one_pixel,memory")
+    args = ap.parse_args()
+    only = set(args.only.split(","))
+
+    model = train_model(args.epochs, args.seed)
+    xs, ys, _ = load_arrays("digits", "test")
+    reps = int(np.ceil(args.images / len(ys)))
+    xs, ys = np.concatenate([xs] * reps)[: args.images], np.concatenate([ys] * reps)[: args.images]
+    batches = [(tf.constant(xs[i:i + args.batch]), tf.constant(ys[i:i + args.batch]))
+               for i in range(0, len(ys), args.batch)]
+    print(f"digits CNN ({model.count_params()} params), {len(ys)} images in batches of {args.batch}, "
+          f"eps={args.eps}, best of {args.repeats}")
+
+    @tf.function
+    def fwd_bwd(x, y):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(y, model(x, training=False)))
+        return tape.gradient(loss, x)
+
+    def run_all(fn):
+        return lambda: [fn(x, y).numpy() for x, y in batches]
+
+    floor = best_time(run_all(fwd_bwd), args.repeats)
+    print(f"floor (one forward+backward over all batches): {floor * 1e3:.1f} ms")
+    results = {}
+    if "fgsm" in only:
+        t = best_time(run_all(lambda x, y: fgsm(model, x, y, eps=args.eps)), args.repeats)
+        results["fgsm"] = t / floor
+        print(f"FGSM: {t * 1e3:.1f} ms = {t / floor:.3f}x floor (target <= 1.03)")
+    t_pgd = None
+    if "pgd" in only or "cleverhans" in only:
+        t_pgd = best_time(run_all(lambda x, y: pgd(model, x, y, eps=args.eps, steps=args.steps, seed=0)),
+                          args.repeats)
+        results["pgd"] = t_pgd / (args.steps * floor)
+        print(f"PGD-{args.steps}: {t_pgd:.2f} s = {t_pgd / (args.steps * floor):.3f}x ({args.steps} x floor) "
+              f"(target <= 1.03); {len(ys) / t_pgd:.1f} images/s")
+    if "cleverhans" in only:
+        cleverhans_pgd(model, batches, args, t_pgd, floor, len(ys))
+    if "one_pixel" in only:
+        one_pixel_vs_art(model, xs, ys, args)
+    if "memory" in only:
+        memory(model, xs, ys, args)
+
+
+def cleverhans_pgd(model, batches, args, t_pgd, floor, n):
+    try:
+        from cleverhans.tf2.attacks.projected_gradient_descent import projected_gradient_descent
+    except Exception as exc:  # a peer that does not import on this TF is reported, not fatal
+        print(f"CleverHans: skipped ({type(exc).__name__}: {exc})")
+        return
+    a = 2.5 * args.eps / args.steps
+
+    def ch(x, y):
+        return projected_gradient_descent(model, x, args.eps, a, args.steps, np.inf, clip_min=0.0, clip_max=1.0,
+                                          y=y, rand_init=True, sanity_checks=False)
+
+    t = best_time(lambda: [ch(x, y).numpy() for x, y in batches], args.repeats)
+    print(f"CleverHans PGD-{args.steps}: {t:.2f} s = {t / (args.steps * floor):.3f}x floor; {n / t:.1f} images/s; "
+          f"ours / CleverHans throughput = {t / t_pgd:.2f}x (target >= 1.05)")
+
+
+def one_pixel_vs_art(model, xs, ys, args):
+    n, gens = args.op_images, args.op_generations
+    pick = np.arange(n)
+    x, y = xs[pick], ys[pick]
+    pop = max(1, 400 // (2 + x.shape[-1])) * (2 + x.shape[-1])  # ART's total population (scipy popsize x dims)
+    one_pixel_attack(model, x[:1], y[:1], popsize=pop, generations=1, seed=0)  # trace
+    t0 = time.perf_counter()
+    ours = one_pixel_attack(model, x, y, popsize=pop, generations=gens, seed=args.seed)
+    t_ours = time.perf_counter() - t0
+    print(f"one-pixel (ours): {n} images, population {pop}, {gens} generations: {t_ours:.1f} s = "
+          f"{n / t_ours:.2f} images/s, success {ours.success.mean():.3f} ({ours.success.sum()}/{n})")
+    try:
+        from art.attacks.evasion import PixelAttack
+        from art.estimators.classification import TensorFlowV2Classifier
+    except Exception as exc:
+        print(f"ART: skipped ({type(exc).__name__}: {exc})")
+        return
+    clf = TensorFlowV2Classifier(model=model, nb_classes=10, input_shape=x.shape[1:], clip_values=(0.0, 1.0),
+                                 loss_object=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    attack = PixelAttack(clf, th=1, es=1, max_iter=gens, targeted=False, verbose=False)
+    np.random.seed(args.seed)
+    t0 = time.perf_counter()
+    adv = attack.generate(x, y)
+    t_art = time.perf_counter() - t0
+    art_ok = model.predict(adv, verbose=0).argmax(1) != y
+    print(f"one-pixel (ART PixelAttack, DE): {t_art:.1f} s = {n / t_art:.3f} images/s, "
+          f"success {art_ok.mean():.3f} ({art_ok.sum()}/{n})")
+    print(f"one-pixel speed: ours / ART = {t_art / t_ours:.1f}x (target >= 20); "
+          f"success ours {ours.success.mean():.3f} vs ART {art_ok.mean():.3f}")
+
+
+def memory(model, xs, ys, args):
+    reps = int(np.ceil(args.mem_batch / len(ys)))
+    x = tf.constant(np.concatenate([xs] * reps)[: args.mem_batch])
+    y = tf.constant(np.concatenate([ys] * reps)[: args.mem_batch])
+    pgd(model, x, y, eps=args.eps, steps=2, seed=0).numpy()
+    short = max(2, args.mem_steps // 8)
+    pgd(model, x, y, eps=args.eps, steps=short, seed=0).numpy()
+    r_short = rss_mb()
+    pgd(model, x, y, eps=args.eps, steps=args.mem_steps, seed=0).numpy()
+    r_long = rss_mb()
+    print(f"PGD memory, batch {args.mem_batch}: RSS after {short} steps {r_short:.0f} MB, after {args.mem_steps} "
+          f"steps {r_long:.0f} MB, growth {r_long - r_short:+.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
