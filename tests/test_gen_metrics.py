@@ -101,3 +101,37 @@ def test_unequal_sizes_and_incomparable_results_are_refused():
         check_comparable(r1, r3)
     with pytest.raises(ConfigError, match="splits"):
         inception_score_from_logits(np.zeros((3, 10)), splits=4)
+
+
+def test_generative_report_on_digits(digits, digits_cnn):
+    from tf_featuretest.metrics import generative_report
+
+    x = digits["test"][0][:100]
+    rep = generative_report(x, _noisy(x, 0.3), digits_cnn, kid_subset_size=50, is_splits=5)
+    assert rep.fid.fid > 0 and rep.kid.kid > 0
+    assert rep.inception_score.score < rep.real_inception_score.score
+    assert "small_cnn:features" in rep.to_dict()["note"]
+
+
+def test_cli_train_generative_scores_samples(digits_cnn, tmp_path):
+    import json
+
+    import keras
+    from click.testing import CliRunner
+
+    from tf_featuretest.cli import cli
+    from tf_featuretest.models import ConditionalDCGAN
+
+    clf = str(tmp_path / "cnn.keras")
+    digits_cnn.save(clf)
+    out, js = str(tmp_path / "gan.keras"), str(tmp_path / "gan.json")
+    res = CliRunner().invoke(cli, ["train-generative", "--kind", "dcgan", "--epochs", "1", "--classifier", clf,
+                                   "--out", out, "--json", js, "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert "FID" in res.output and "d_loss" in res.output
+    payload = json.load(open(js))
+    assert payload["metrics"]["fid"]["n_real"] == payload["metrics"]["fid"]["n_generated"] == 270
+    assert payload["metrics"]["fid"]["feature_extractor"] == "small_cnn:features"
+    assert isinstance(keras.models.load_model(out), ConditionalDCGAN)
+    bad = CliRunner().invoke(cli, ["train-generative", "--kind", "vae", "--classifier", str(tmp_path / "no.keras")])
+    assert bad.exit_code == 2 and "model file not found" in bad.output

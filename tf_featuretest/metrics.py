@@ -414,3 +414,44 @@ def inception_score(images, classifier, *, splits=10, batch_size=256) -> Incepti
     """
     logits, desc = compute_features(images, classifier, layer="logits", batch_size=batch_size)
     return inception_score_from_logits(logits, splits=splits, classifier=desc)
+
+
+@dataclass(frozen=True)
+class GenerativeReport:
+    """FID, KID and IS of generated images against real ones, plus the IS of the real images for scale."""
+
+    fid: FIDResult
+    kid: KIDResult
+    inception_score: InceptionScoreResult
+    real_inception_score: InceptionScoreResult
+
+    def to_dict(self) -> dict:
+        return {"fid": self.fid.to_dict(), "kid": self.kid.to_dict(), "inception_score": self.inception_score.to_dict(),
+                "real_inception_score": self.real_inception_score.to_dict(),
+                "note": f"features from {self.fid.feature_extractor} (a trained classifier, not ImageNet Inception); "
+                        "compare only figures with the same extractor and sample sizes"}
+
+
+def generative_report(real, generated, classifier, *, layer=None, kid_subsets=10, kid_subset_size=1000,
+                      is_splits=10, seed=0, batch_size=256) -> GenerativeReport:
+    """FID, KID and Inception Score of ``generated`` against ``real`` (equal sizes) under one classifier.
+
+    Args:
+        real, generated: image batches ``[N, H, W, C]`` in [0, 1] of equal size.
+        classifier: a trained classifier ``keras.Model`` returning logits (its penultimate layer gives
+            the FID/KID features, its logits the IS class probabilities).
+        layer: feature layer instead of the penultimate one.
+        kid_subsets, kid_subset_size, seed: see :func:`kid_from_features`.
+        is_splits: splits of the Inception Score (clipped to the sample count).
+    """
+    fr, desc = compute_features(real, classifier, layer=layer, batch_size=batch_size)
+    fg, _ = compute_features(generated, classifier, layer=layer, batch_size=batch_size)
+    lr, cdesc = compute_features(real, classifier, layer="logits", batch_size=batch_size)
+    lg, _ = compute_features(generated, classifier, layer="logits", batch_size=batch_size)
+    splits = max(1, min(int(is_splits), len(lg)))
+    return GenerativeReport(
+        fid=fid_from_features(fr, fg, feature_extractor=desc),
+        kid=kid_from_features(fr, fg, subsets=kid_subsets, subset_size=kid_subset_size, seed=seed,
+                              feature_extractor=desc),
+        inception_score=inception_score_from_logits(lg, splits=splits, classifier=cdesc),
+        real_inception_score=inception_score_from_logits(lr, splits=splits, classifier=cdesc))
