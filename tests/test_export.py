@@ -1,4 +1,5 @@
 """SavedModel export: round trips through tf.saved_model.load and saved_model_cli, versioning, atomicity."""
+import importlib.util
 import json
 import os
 import subprocess
@@ -15,6 +16,7 @@ from tf_featuretest.errors import ConfigError, ModelError
 from tf_featuretest.models import as_logits_model, feature_model, load_classifier, save_model_atomic
 
 NAMES = [f"digit_{i}" for i in range(10)]
+HAVE_LATENT = importlib.util.find_spec("tf_featuretest.testgen.latent") is not None
 
 
 @pytest.fixture(scope="module")
@@ -22,15 +24,28 @@ def exported(tmp_path_factory, digits, digits_cnn):
     """Classifier and attacks of the digits CNN exported once under a fresh root."""
     from tf_featuretest.attacks.feature_space import class_centroids
 
+    from tf_featuretest.models.dcgan import ConditionalDCGAN
+    from tf_featuretest.models.vae import VAE
+
     root = str(tmp_path_factory.mktemp("saved_models"))
     x, y = digits["train"]
     cents = class_centroids(digits_cnn, x[:400], y[:400], k=1, seed=0)
-    return {
+    keras.utils.set_random_seed(0)
+    gan = ConditionalDCGAN((32, 32, 1), num_classes=10, latent_dim=16, seed=0)
+    out = {
         "root": root,
         "classifier": export.export_classifier(digits_cnn, root, "digits", class_names=NAMES, separation_radius=0.25),
         "attacks": export.export_attacks(digits_cnn, root, "digits", class_names=NAMES, centroids=cents),
-        "centroids": cents,
+        "generator": export.export_generator(gan, root, "digits", class_names=NAMES),
+        "centroids": cents, "gan": gan,
     }
+    if HAVE_LATENT:
+        vae = VAE((32, 32, 1), latent_dim=4, filters=(8, 16), seed=0)
+        vae(x[:2])
+        out["vae"] = export.export_vae(vae, root, "digits", train_images=x[:300], train_labels=y[:300],
+                                       class_names=NAMES, separation_radius=0.25)
+        out["vae_model"] = vae
+    return out
 
 
 def test_classifier_round_trip(exported, digits_cnn, digits_test_batch):
@@ -186,7 +201,11 @@ def test_every_signature_runs_in_saved_model_cli(exported, tmp_path, digits_test
         "attacks": {"fgsm": {"image": "X", "label": "Y", "eps": 0.1, "target": -1},
                     "pgd": {"image": "X", "label": "Y", "eps": 0.1, "step_size": 0.02, "steps": 5, "target": 2},
                     "feature_space": {"image": "X", "target": 4, "eps": 0.2}},
+        "generator": {"generate": {"labels": "Y", "seed": 3}},
     }
+    if HAVE_LATENT:
+        feeds["vae"] = {"encode": {"image": "X"}, "decode": {"z": [[0.0] * 4, [0.5] * 4]},
+                        "sample_tests": {"anchors": "X", "anchor_labels": "Y", "count": 2, "radius": 0.5, "seed": 1}}
     np.save(tmp_path / "x.npy", digits_test_batch[0][:3])
     np.save(tmp_path / "y.npy", digits_test_batch[1][:3])
     script = textwrap.dedent(f"""
@@ -210,3 +229,33 @@ def test_every_signature_runs_in_saved_model_cli(exported, tmp_path, digits_test
     assert np.load(tmp_path / "classifier" / "serving_default" / "top_k_names.npy", allow_pickle=True).shape == (3, 5)
     pgd_pred = np.load(tmp_path / "attacks" / "pgd" / "predicted.npy")
     assert pgd_pred.dtype == np.int64 and pgd_pred.shape == (3,)
+
+
+def test_generator_round_trip(exported):
+    loaded, meta = export.load_artifact(exported["root"], "generator", pipeline="digits")
+    labels = np.array([0, 3, 9, 3], np.int64)
+    out = loaded.signatures["generate"](labels=tf.constant(labels), seed=tf.constant(5))["images"].numpy()
+    ref = exported["gan"].generate(labels, seed=5).numpy()
+    np.testing.assert_allclose(out, ref, atol=1e-5)
+    assert out.shape == (4, 32, 32, 1) and out.min() >= 0 and out.max() <= 1
+    again = loaded.signatures["generate"](labels=tf.constant(labels), seed=tf.constant(5))["images"].numpy()
+    np.testing.assert_array_equal(out, again)
+    assert meta["latent_dim"] == 16 and meta["class_names"] == NAMES
+
+
+@pytest.mark.skipif(not HAVE_LATENT, reason="testgen.latent (helper D) not landed yet")
+def test_vae_round_trip(exported, digits_test_batch):
+    loaded, meta = export.load_artifact(exported["root"], "vae", pipeline="digits")
+    vae = exported["vae_model"]
+    x, y = digits_test_batch[0][:6], digits_test_batch[1][:6]
+    enc = loaded.signatures["encode"](image=tf.constant(x))
+    z_mean, z_log_var = vae.encode(x)
+    np.testing.assert_allclose(enc["z_mean"].numpy(), np.asarray(z_mean), atol=1e-5)
+    np.testing.assert_allclose(enc["z_log_var"].numpy(), np.asarray(z_log_var), atol=1e-5)
+    dec = loaded.signatures["decode"](z=enc["z_mean"])["image"].numpy()
+    np.testing.assert_allclose(dec, np.asarray(vae.decode(z_mean)), atol=1e-5)
+    out = loaded.signatures["sample_tests"](anchors=tf.constant(x), anchor_labels=tf.constant(y),
+                                            count=tf.constant(3), radius=tf.constant(0.5), seed=tf.constant(1))
+    assert out["images"].shape == (18, 32, 32, 1) and out["valid"].dtype == tf.bool
+    np.testing.assert_array_equal(np.sort(out["labels"].numpy()), np.sort(np.repeat(y, 3)))
+    assert meta["separation_radius"] == pytest.approx(0.25) and meta["latent_dim"] == 4

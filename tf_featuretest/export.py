@@ -317,8 +317,9 @@ def export_generator(gan, root="saved_models", pipeline="digits", *, class_names
                      ) -> ExportResult:
     """Export a conditional DCGAN's generator as ``generate(labels, seed) -> images``.
 
-    The noise is ``tf.random.stateless_normal([N, latent_dim], seed=[seed, 0])``, so equal
-    ``(labels, seed)`` give equal images, in the export and in :func:`export_signatures.generate_images`.
+    The signature calls ``gan.generate(labels, seed=seed)``, whose noise is
+    ``tf.random.stateless_normal([N, latent_dim], seed=[seed, 0])``: equal ``(labels, seed)`` give
+    equal images in the export and in process.
 
     Example:
         >>> export_generator(gan, "saved_models", "digits", class_names=names)  # doctest: +SKIP

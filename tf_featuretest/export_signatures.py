@@ -182,25 +182,12 @@ def gan_latent_dim(gan) -> int:
     return int(dim)
 
 
-def generate_images(gan, labels, seed):
-    """What the exported ``generate`` computes: the generator on ``stateless_normal`` noise seeded by ``seed``."""
-    import tensorflow as tf
-
-    labels = tf.convert_to_tensor(labels)
-    seed = tf.cast(tf.convert_to_tensor(seed), tf.int64)
-    noise = tf.random.stateless_normal(tf.stack([tf.shape(labels, out_type=tf.int64)[0],
-                                                 tf.constant(gan_latent_dim(gan), tf.int64)]),
-                                       seed=tf.stack([seed, tf.constant(0, tf.int64)]))
-    label_dtype = gan.generator.inputs[1].dtype
-    out = gan.generator([noise, tf.cast(labels, label_dtype)], training=False)
-    return tf.cast(out, tf.float32)
-
-
 def generator_endpoints(gan):
     """``generate(labels int64 [None], seed int32 []) -> {images}``."""
     import tensorflow as tf
 
     def generate(labels, seed):
-        return {"images": generate_images(gan, labels, seed)}
+        # ConditionalDCGAN.generate with a tensor seed draws stateless_normal(seed=[seed, 0]) noise
+        return {"images": tf.cast(gan.generate(labels, seed=seed), tf.float32)}
 
     return [("generate", generate, [_spec([None], tf.int64, "labels"), _spec([], tf.int32, "seed")])]
