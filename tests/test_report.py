@@ -207,3 +207,16 @@ def test_plot_input_errors(tmp_path):
         cp.plot_training_curves({}, str(tmp_path / "h.png"))
     with pytest.raises(DataError, match="label 5"):
         cp.plot_class_counts({"train": np.array([0, 5])}, ["a", "b"], str(tmp_path / "n.png"))
+
+
+def test_crop_examples_pairs_full_images_with_crops(tmp_path, digits):
+    from tf_featuretest.report.classifier_plots import plot_crop_examples
+
+    x, y = digits["test"]
+    crops = np.repeat(np.repeat(x[:4, 8:24, 8:24], 2, axis=1), 2, axis=2)  # centre box, upscaled
+    path = plot_crop_examples(x[:4], crops, str(tmp_path / "crops.png"), labels=y[:4],
+                              class_names=digits["info"].class_names)
+    w, h = png_size(path)
+    assert w > h > 150
+    with pytest.raises(DataError, match="matching"):
+        plot_crop_examples(x[:4], crops[:3], str(tmp_path / "bad.png"))
