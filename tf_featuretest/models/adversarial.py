@@ -76,7 +76,7 @@ class AdversarialModel(keras.Model):
             adv = fgsm_tf(self.classifier, xa, ya, tf.constant(self.eps), untargeted)
         else:
             size = self.step_size if self.step_size is not None else 2.5 * self.eps / self.steps
-            seed = tf.cast(keras.random.draw_seed(self.seed_generator), tf.int64)
+            seed = tf.cast(keras.random.randint((2,), 0, 2**31 - 1, seed=self.seed_generator, dtype="int32"), tf.int64)
             adv = pgd_tf(self.classifier, xa, ya, tf.constant(self.eps), tf.constant(size), self.steps, untargeted,
                          random_start=True, seed=seed)
         return tf.concat([tf.stop_gradient(adv), x[k:]], axis=0)
