@@ -107,3 +107,24 @@ def test_noise_robustness_with_baseline(digits_cnn, digits, tmp_path):
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ConfigError, match="severities"):
         noise_robustness(digits_cnn, data, "rotation", severities=(0.5, 1))
+
+
+def test_noise_cli(digits_cnn, tmp_path):
+    from click.testing import CliRunner
+
+    from tf_featuretest.cli import cli
+    from tf_featuretest.models import save_model_atomic
+
+    path = save_model_atomic(digits_cnn, str(tmp_path / "cnn.keras"))
+    out = tmp_path / "noise"
+    runner = CliRunner()
+    res = runner.invoke(cli, ["noise", "--model", path, "--noises", "rotation,gaussian", "--severities", "0,0.5,1",
+                              "--max-examples", "48", "--bootstrap", "10", "--tol", "0.05", "--baseline", path,
+                              "--out", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert "rotation" in res.output and "gaussian" in res.output and "mCE vs cnn" in res.output
+    d = json.loads((out / "noise.json").read_text())
+    assert [t["name"] for t in d["thresholds"]] == ["rotation", "gaussian"] and d["baseline"]["model"] == "cnn"
+    assert {p.name for p in out.glob("*.png")} == {"noise_accuracy.png", "noise_grid.png", "noise_thresholds.png"}
+    bad = runner.invoke(cli, ["noise", "--model", path, "--noises", "fog", "--out", str(out)])
+    assert bad.exit_code == 2 and "fog" in bad.output
