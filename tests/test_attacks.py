@@ -147,3 +147,25 @@ def test_attack_plots_write_pngs(digits_cnn, batch, tmp_path):
     for p in paths:
         with open(p, "rb") as fh:
             assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_attack_prints_a_table_and_writes_json_and_pngs(digits_cnn, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from tf_featuretest.cli import cli
+
+    path = str(tmp_path / "cnn.keras")
+    digits_cnn.save(path)
+    out = tmp_path / "out"
+    res = CliRunner().invoke(cli, ["attack", "--model", path, "--attack", "pgd", "--eps", "0,0.2", "--steps", "5",
+                                   "--max-examples", "32", "--out", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert "accuracy" in res.output and "success" in res.output
+    report = json.loads((out / "attack.json").read_text())
+    assert report["sweep"]["values"] == [0.0, 0.2] and report["sweep"]["num_examples"] == 32
+    assert report["sweep"]["success_rate"][1] > report["sweep"]["success_rate"][0]
+    assert (out / "attack_curve.png").stat().st_size > 0 and (out / "attack_examples.png").stat().st_size > 0
+    bad = CliRunner().invoke(cli, ["attack", "--model", path, "--attack", "nope", "--quiet"])
+    assert bad.exit_code == 2 and "nope" in bad.output
