@@ -12,7 +12,7 @@ product form.
 L-inf (exact, with pruning): (0) the L2 search gives 8 candidates per query whose exact L-inf
 distance is an upper bound ``u``; (1) coordinates are ordered by decreasing variance and the
 L-inf distance over the first ``s`` coordinates, a lower bound of the full distance, is computed
-densely; only pairs with lower bound ``< u`` survive; (2) the survivors' lower bound is refined
+densely; only pairs with lower bound ``<= u`` survive (ties keep the smaller index); (2) the survivors' lower bound is refined
 over coordinate ranges of doubling width, pruning after each, until the last range ends at ``d``
 and the survivors' distances are exact. Ties keep the smaller reference index.
 """
@@ -115,7 +115,7 @@ def block_search_fn(norm: str, dim: int, num_classes: int, first: int, budget: i
         upper, upper_idx = _exact_over(q, ql, r, rl, idx, "inf")
         # (1) dense lower bound over the first coordinates.
         lb = dense_inf(q, ql, rT, first)
-        pairs = tf.cast(tf.where(different & (lb < upper[:, None])), tf.int32)
+        pairs = tf.cast(tf.where(different & (lb <= upper[:, None])), tf.int32)
         qi, ri = pairs[:, 0], pairs[:, 1]
         lbv = tf.gather_nd(lb, pairs)
         # (2) refine over doubling coordinate ranges.
@@ -124,7 +124,7 @@ def block_search_fn(norm: str, dim: int, num_classes: int, first: int, budget: i
             hi = min(dim, 2 * lo)
             part = _range_max_abs(q, r, qi, ri, lo, hi, max(1, budget // (hi - lo)))
             lbv = tf.maximum(lbv, part)
-            keep = lbv < tf.gather(upper, qi)
+            keep = lbv <= tf.gather(upper, qi)
             qi, ri, lbv = tf.boolean_mask(qi, keep), tf.boolean_mask(ri, keep), tf.boolean_mask(lbv, keep)
             lo = hi
         best, best_idx = _segment_best(lbv, qi, ri, n)

@@ -48,7 +48,7 @@ def nearest_latent(z, train_latents):
 
 
 def check_cases(vae, images, labels, centers, radius, train_latents, train_labels, elbo_threshold,
-                nearest_center=False):
+                nearest_center=False, train_radius=None):
     """The three validity checks for generated ``images`` meant to have ``labels``.
 
     Args:
@@ -60,6 +60,8 @@ def check_cases(vae, images, labels, centers, radius, train_latents, train_label
         train_latents, train_labels: the training set's latent means ``[M, D]`` and labels ``[M]``.
         elbo_threshold: scalar ELBO threshold for check (c).
         nearest_center: use each case's nearest training latent as its reference point.
+        train_radius: with ``nearest_center``, optional ``[M]`` radii per training point (e.g. each
+            point's margin r_i); the case's radius is that of its nearest training point.
 
     Returns:
         dict of tensors: ``z`` (latent means), ``nearest_index``, ``nearest_label``, ``nearest_ok``,
@@ -71,6 +73,8 @@ def check_cases(vae, images, labels, centers, radius, train_latents, train_label
     near_idx, near_dist = nearest_latent(z, train_latents)
     near_label = tf.gather(train_labels, near_idx)
     nearest_ok = tf.equal(near_label, labels)
+    if nearest_center and train_radius is not None:
+        radius = tf.gather(tf.cast(train_radius, tf.float32), near_idx)
     radius = tf.broadcast_to(tf.reshape(tf.cast(radius, tf.float32), [-1]), tf.shape(labels))
     if nearest_center:
         dist = near_dist
@@ -81,4 +85,4 @@ def check_cases(vae, images, labels, centers, radius, train_latents, train_label
     elbo_ok = elbo >= tf.cast(elbo_threshold, tf.float32)
     return {"z": z, "nearest_index": near_idx, "nearest_label": near_label, "nearest_ok": nearest_ok,
             "reencode_distance": dist, "reencode_ok": reencode_ok, "elbo": elbo, "elbo_ok": elbo_ok,
-            "valid": nearest_ok & reencode_ok & elbo_ok}
+            "radius": radius, "valid": nearest_ok & reencode_ok & elbo_ok}

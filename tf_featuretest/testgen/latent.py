@@ -126,7 +126,9 @@ class LatentTestResult:
         accuracy_all: on all cases, valid or not.
         per_class_accuracy: accuracy on valid cases per label (NaN where a class has none).
         per_class_valid: valid cases per label.
-        images, labels, predictions, valid, anchor_index, radius: per-case arrays.
+        images, labels, predictions, valid, anchor_index, radius: per-case arrays; ``anchor_index``
+            indexes ``anchors`` (latent cases) or the nearest training point (DCGAN cases).
+        latents: each case's latent mean (re-encoded through the VAE).
         anchors: the anchor images (latent cases) or None.
         seed: the seed used.
     """
@@ -149,6 +151,7 @@ class LatentTestResult:
     valid: np.ndarray
     anchor_index: np.ndarray
     radius: np.ndarray
+    latents: np.ndarray
     anchors: np.ndarray | None
     seed: int
 
@@ -193,4 +196,94 @@ def summarize(source, kind, factor, out, predictions, num_classes, threshold, se
         accuracy_all=float(correct.mean()) if n else float("nan"), per_class_accuracy=tuple(per_acc),
         per_class_valid=tuple(per_n), images=np.asarray(out["images"], np.float32), labels=labels,
         predictions=predictions, valid=valid, anchor_index=np.asarray(out["anchor_index"], np.int64),
-        radius=np.asarray(out["radius"], np.float32), anchors=anchors, seed=int(seed))
+        radius=np.asarray(out["radius"], np.float32), latents=np.asarray(out["z"], np.float32), anchors=anchors, seed=int(seed))
+
+
+def reference_latents(vae, x_train, y_train, *, elbo_percentile=1.0, batch_size=256):
+    """Training latent means, labels and the ELBO threshold (``elbo_percentile``-th percentile)."""
+    from .separation import encode_features
+
+    if not 0 <= elbo_percentile <= 100:
+        raise ConfigError(f"elbo_percentile must be in [0, 100], got {elbo_percentile!r}")
+    x_train = np.asarray(x_train, np.float32)
+    z = encode_features(vae, x_train, batch_size)
+    elbos = np.concatenate([np.asarray(vae.elbo(x_train[i:i + batch_size]))
+                            for i in range(0, len(x_train), batch_size)])
+    return z, np.asarray(y_train, np.int64), float(np.percentile(elbos, elbo_percentile))
+
+
+def predict_labels(model, images, batch_size=256) -> np.ndarray:
+    """Arg-max predictions of a classifier on ``images``, in batches."""
+    from ..models.classifiers import as_logits_model
+
+    logits_model = as_logits_model(model)
+    fn = tf.function(lambda x: logits_model(x, training=False), reduce_retracing=True)
+    out = [np.argmax(np.asarray(fn(tf.constant(images[i:i + batch_size]))), axis=-1)
+           for i in range(0, len(images), batch_size)]
+    return np.concatenate(out).astype(np.int64) if out else np.zeros(0, np.int64)
+
+
+def latent_tests(model, vae, train, anchors, *, n=1000, count=10, radius="0.5local", elbo_percentile=1.0,
+                 separation=None, seed=0, batch_size=256) -> LatentTestResult:
+    """Generate ``n`` labelled latent test cases around anchors, check them, and query ``model``.
+
+    Args:
+        model: a classifier taking [0, 1] images (logits or probabilities).
+        vae: a trained VAE.
+        train: ``(x_train, y_train)``, the reference for the validity checks and the radius.
+        anchors: ``(x, y)`` real labelled images to sample around (usually the test split).
+        n: total cases; ``count`` per anchor, anchors drawn (seeded) from ``anchors``.
+        radius: ``"global"`` (latent r), ``"local"`` (each anchor's r_i), ``"<f>local"`` /
+            ``"<f>global"`` (a fraction of either) or a positive number.
+        elbo_percentile: percentile of the training ELBOs used as the ELBO threshold.
+        separation: a latent-space (L2) :class:`SeparationResult` to reuse for ``"global"``.
+        seed: seed of the anchor choice and the sampling.
+
+    Returns:
+        :class:`LatentTestResult`.
+
+    Example:
+        >>> res = latent_tests(cnn, vae, (x_train, y_train), (x_test, y_test), n=200)  # doctest: +SKIP
+        >>> res.validity_rate, res.accuracy  # doctest: +SKIP
+    """
+    from .separation import encode_features, nearest_other_class, r_separation
+
+    kind, factor = parse_radius(radius)
+    for name, v in (("n", n), ("count", count), ("seed", seed)):
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < (0 if name == "seed" else 1):
+            raise ConfigError(f"{name} must be a {'non-negative' if name == 'seed' else 'positive'} integer, got {v!r}")
+    xa, ya = np.asarray(anchors[0], np.float32), np.asarray(anchors[1], np.int64)
+    if len(xa) == 0 or len(xa) != len(ya):
+        raise ConfigError(f"anchors need equal, non-zero numbers of images and labels, got {len(xa)} and {len(ya)}")
+    z_train, y_train, threshold = reference_latents(vae, train[0], train[1], elbo_percentile=elbo_percentile,
+                                                    batch_size=batch_size)
+    rng = np.random.default_rng(seed)
+    num_anchors = min(len(xa), -(-n // count))
+    pick = np.sort(rng.choice(len(xa), num_anchors, replace=False))
+    per = -(-n // num_anchors)
+    xa, ya = xa[pick], ya[pick]
+    if kind == "fixed":
+        radii = np.full(num_anchors, factor, np.float32)
+    elif kind == "global":
+        sep = separation if separation is not None else r_separation(z_train, y_train, norm=2)
+        radii = np.full(num_anchors, factor * sep.r, np.float32)
+    else:
+        dist, _ = nearest_other_class(encode_features(vae, xa, batch_size), ya, z_train, y_train, norm=2)
+        radii = (factor * dist / 2.0).astype(np.float32)
+    zt, yt, th = tf.constant(z_train), tf.constant(y_train), tf.constant(threshold, tf.float32)
+    fn = tf.function(lambda a, b, c, r, s: sample_latent_tests_tf(vae, a, b, c, r, s, zt, yt, th),
+                     input_signature=[tf.TensorSpec([None, *xa.shape[1:]], tf.float32),
+                                      tf.TensorSpec([None], tf.int64), tf.TensorSpec([], tf.int32),
+                                      tf.TensorSpec([None], tf.float32), tf.TensorSpec([], tf.int32)])
+    step = max(1, batch_size // per)
+    parts = []
+    for i in range(0, num_anchors, step):
+        out = fn(tf.constant(xa[i:i + step]), tf.constant(ya[i:i + step]), tf.constant(per, tf.int32),
+                 tf.constant(radii[i:i + step]), tf.constant(int(seed) * 7919 + i, tf.int32))
+        out = {k: np.asarray(v) for k, v in out.items()}
+        out["anchor_index"] = out["anchor_index"] + i
+        parts.append(out)
+    out = {k: np.concatenate([p[k] for p in parts])[:n] for k in parts[0]}
+    preds = predict_labels(model, out["images"], batch_size)
+    num_classes = int(max(y_train.max(), ya.max()) + 1)
+    return summarize("latent", kind, factor, out, preds, num_classes, threshold, seed, anchors=xa)
