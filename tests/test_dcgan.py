@@ -98,6 +98,8 @@ def test_bad_arguments_raise_config_error(kwargs, fragment):
 def test_bad_compile_and_generate_values_raise_config_error(stepped):
     with pytest.raises(ConfigError, match="label_smoothing"):
         ConditionalDCGAN((32, 32, 1), 10).compile(label_smoothing=1.0)
+    with pytest.raises(ConfigError, match="optimizer='adam'"):
+        ConditionalDCGAN((32, 32, 1), 10).compile(optimizer="adam")
     with pytest.raises(ConfigError, match="0..9"):
         stepped.generate([0, 10])
     with pytest.raises(ConfigError, match="'x'"):

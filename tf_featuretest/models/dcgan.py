@@ -3,9 +3,9 @@
 The generator maps ``[noise, label]`` to an image in [0, 1] (sigmoid output): the label's embedding
 is concatenated to the noise, projected to a small feature map and upsampled by strided transposed
 convolutions with batch normalisation. The discriminator sees ``[image, label]``: the label's
-embedding is reshaped to one extra image channel. Training alternates one discriminator and one
-generator update per batch with the non-saturating loss and one-sided label smoothing (real targets
-``1 - label_smoothing``, Salimans et al., 2016).
+embedding is reshaped to one extra image channel. Each batch updates both players once from one
+forward pass, with the non-saturating generator loss and one-sided label smoothing of the
+discriminator's real targets (``1 - label_smoothing``, Salimans et al., 2016).
 """
 from __future__ import annotations
 
@@ -131,7 +131,8 @@ class ConditionalDCGAN(keras.Model):
         """
         if not isinstance(label_smoothing, (int, float, np.floating)) or not 0.0 <= label_smoothing < 1.0:
             raise ConfigError(f"label_smoothing must be a number in [0, 1), got {label_smoothing!r}")
-        kwargs.pop("optimizer", None)
+        if "optimizer" in kwargs:
+            raise ConfigError(f"ConditionalDCGAN takes d_optimizer and g_optimizer, got optimizer={kwargs['optimizer']!r}")
         super().compile(optimizer=None, **kwargs)
         self.d_optimizer = keras.optimizers.get(d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5))
         self.g_optimizer = keras.optimizers.get(g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5))
