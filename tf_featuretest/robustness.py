@@ -133,11 +133,12 @@ class NoiseRobustnessResult:
         def f(v, w=6):
             return f"{'-':>{w}}" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:>{w}.3f}"
 
-        ce_head = "CE" if self.baseline_name is None else f"CE/{self.baseline_name}"[:12]
-        head = (f"{'rank':>4} {'noise':<16} {'AUC':>6} {'threshold':>9} {'95% CI':>15} {ce_head:>12} {'rel CE':>7}"
+        head = (f"{'rank':>4} {'noise':<16} {'AUC':>6} {'threshold':>9} {'95% CI':>15} {'CE':>12} {'rel CE':>7}"
                 f"{'  base AUC  base thr' if self.baseline_name else ''}")
-        lines = [f"{self.model_name}: clean accuracy {self.clean_accuracy:.4f}; threshold = smallest severity "
-                 f"with accuracy below {self.criterion}", head]
+        base = "" if self.baseline_name is None else (f"; baseline {self.baseline_name}: clean accuracy "
+                                                      f"{self.baseline_clean_accuracy:.4f}, CE relative to it")
+        lines = [f"{self.model_name}: clean accuracy {self.clean_accuracy:.4f}{base}",
+                 f"threshold = smallest severity with accuracy below {self.criterion}", head]
         for r in self.ranking:
             ci = "not reached" if r.ci_high is None and r.threshold is None else f"[{f(r.ci_low, 5)},{f(r.ci_high, 5)}]"
             thr = f"{'>1':>9}" if r.threshold is None else f"{r.threshold:>9.3f}"
