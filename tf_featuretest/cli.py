@@ -436,6 +436,32 @@ def attack(model_path, data, image_size, batch_size, data_dir, split, attack_nam
         say(quiet, f"wrote {out}/attack.json, attack_curve.png, attack_examples.png")
 
 
+@cli.command("export")
+@click.option("--model", "model_path", required=True, help="The .keras classifier to export.")
+@click.option("--pipeline", default="digits", show_default=True, help="Pipeline name (folder under --root).")
+@click.option("--root", default="saved_models", show_default=True, help="Export root.")
+@click.option("--vae", "vae_path", default=None, help="A trained VAE (.keras) to export too (needs --data).")
+@click.option("--generator", "gan_path", default=None, help="A trained conditional DCGAN (.keras) to export too.")
+@click.option("--data", default=None, help="Training data (e.g. digits): class names, attack centroids, VAE latents.")
+@click.option("--out", default=None, help="Write the export summary as JSON here.")
+@quiet_option
+@library_errors
+def export_cmd(model_path, pipeline, root, vae_path, gan_path, data, out, quiet):
+    """Write versioned SavedModels (classifier, attacks, vae, generator) for TF Serving."""
+    from .export_pipeline import export_all, load_generative
+
+    model = open_model(model_path)
+    vae = load_generative(vae_path, "vae") if vae_path else None
+    gan = load_generative(gan_path, "generator") if gan_path else None
+    results = export_all(model, root, pipeline, data=data, vae=vae, gan=gan, progress=lambda m: say(quiet, m))
+    click.echo(f"{'artifact':<11} {'version':>7} {'MB':>7}  signatures")
+    for r in results:
+        click.echo(f"{r.artifact:<11} {r.version:>7} {r.size_bytes / 1e6:>7.2f}  {', '.join(r.signatures)}")
+    if out:
+        write_json(out, {"exports": [r.to_dict() for r in results]})
+        say(quiet, f"wrote {out}")
+
+
 # ---- more commands above this line ----
 
 
