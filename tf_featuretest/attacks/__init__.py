@@ -3,6 +3,7 @@
 ``ATTACKS`` maps a name to its function so the CLI, sweeps and callbacks find attacks by name;
 a module adds itself with one line below.
 """
+from .feature_space import feature_space
 from .fgsm import fgsm, fgsm_tf
 from .fooling import FoolingResult, fooling_images
 from .one_pixel import OnePixelResult, one_pixel, one_pixel_attack
@@ -12,6 +13,7 @@ ATTACKS = {
     "fgsm": fgsm,
     "pgd": pgd,
     "one_pixel": one_pixel,
+    "feature_space": feature_space,
 }
 
 
