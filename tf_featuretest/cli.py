@@ -462,6 +462,34 @@ def export_cmd(model_path, pipeline, root, vae_path, gan_path, data, out, quiet)
         say(quiet, f"wrote {out}")
 
 
+@cli.command()
+@click.option("--model", "model_path", required=True, help="A .keras classifier to test.")
+@data_options
+@click.option("--vae", "vae_path", default=None, help="A trained VAE (.keras); trained on the data when omitted.")
+@click.option("--generator", "gan_path", default=None, help="A trained conditional DCGAN (.keras): test its cases too.")
+@click.option("--radius", default="0.5local", show_default=True,
+              help="Latent sampling radius: global | local | <f>local | <f>global | a number.")
+@click.option("--n", "n", default=1000, show_default=True, type=click.IntRange(min=1), help="Generated cases.")
+@click.option("--count", default=10, show_default=True, type=click.IntRange(min=1), help="Cases per anchor.")
+@click.option("--vae-epochs", default=30, show_default=True, type=click.IntRange(min=1))
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option("--out", default=None, help="Directory for results.json and the plots.")
+@quiet_option
+@library_errors
+def testgen(model_path, data, image_size, batch_size, data_dir, vae_path, gan_path, radius, n, count, vae_epochs,
+            seed, out, quiet):
+    """Feature-level tests: r-separation, labelled latent (and DCGAN) cases with measured validity."""
+    from .testgen.run import run_testgen
+
+    model = open_model(model_path)
+    res = run_testgen(model, data, vae_path=vae_path, gan_path=gan_path, radius=radius, n=n, count=count,
+                      vae_epochs=vae_epochs, seed=seed, out=out, data_dir=data_dir, batch_size=batch_size,
+                      image_size=parse_size(image_size), progress=lambda m: say(quiet, m))
+    click.echo(res.table())
+    if out:
+        say(quiet, f"wrote {out}/results.json and plots")
+
+
 # ---- more commands above this line ----
 
 

@@ -1,0 +1,238 @@
+"""The FastAPI app: predictions and targeted look-alike images from one pipeline's SavedModels.
+
+Endpoints (OpenAPI docs at ``/docs``):
+
+- ``GET /healthz``: liveness, never needs the API key.
+- ``GET /v1/labels``: the model's labels, input shape and attack methods.
+- ``POST /v1/predict``: an image -> top-k labels with probabilities.
+- ``POST /v1/attack``: an image + target label (+ method, eps) -> the look-alike as PNG, with the
+  predicted label, confidence, L-inf, L2 and SSIM in ``X-*`` headers; ``format=json`` answers
+  JSON with the original, perturbation (amplified) and result as PNG data URLs.
+- ``GET /``: the web page; ``GET /report/``: the latest report under ``reports_dir``.
+
+Inference runs in worker threads, never on the event loop. Concurrent predictions are gathered
+into one batch while the previous batch runs (no added wait). With ``FEATURETEST_API_KEY`` set
+(or ``api_key=``), everything except ``/healthz``, the page and its static files needs the key in
+``X-API-Key``, ``Authorization: Bearer`` or the ``featuretest_api_key`` cookie (401 otherwise).
+"""
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from http.cookies import SimpleCookie
+
+import numpy as np
+from fastapi import FastAPI, File, Form, HTTPException, Query, UploadFile
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+
+from ..errors import ConfigError, FeatureTestError
+from .backend import ExportBackend
+from .images import UploadError, UploadLimits, decode_upload, perturbation_image, png_data_url, to_png
+
+STATIC = os.path.join(os.path.dirname(__file__), "static")
+_PUBLIC = ("/healthz", "/", "/favicon.ico")
+_UNSET = object()
+
+
+class _Guard:
+    """ASGI middleware: API-key check and an early 413 on a declared body over the limit."""
+
+    def __init__(self, app, api_key, max_body):
+        self.app, self.api_key, self.max_body = app, api_key, max_body
+
+    def _key(self, scope):
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        if "x-api-key" in headers:
+            return headers["x-api-key"]
+        auth = headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            return auth[7:].strip()
+        cookie = SimpleCookie(headers.get("cookie", ""))
+        return cookie["featuretest_api_key"].value if "featuretest_api_key" in cookie else None
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            path = scope["path"]
+            public = path in _PUBLIC or path.startswith("/static/")
+            if self.api_key and not public:
+                given = self._key(scope)
+                if given is None or not hmac.compare_digest(given.encode(), self.api_key.encode()):
+                    await JSONResponse({"detail": "missing or wrong API key (send X-API-Key)"}, status_code=401,
+                                       headers={"WWW-Authenticate": "Bearer"})(scope, receive, send)
+                    return
+            for k, v in scope.get("headers", []):
+                if k == b"content-length" and v.isdigit() and int(v) > self.max_body:
+                    await JSONResponse({"detail": f"request body of {int(v)} bytes is over the limit of "
+                                                  f"{self.max_body} bytes"}, status_code=413)(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+class _Batcher:
+    """Gathers concurrent predictions into one model call; one call runs at a time."""
+
+    def __init__(self, backend, executor, max_batch):
+        self.backend, self.executor, self.max_batch = backend, executor, max_batch
+        self._queue = self._loop = None
+
+    async def predict(self, x, k):
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._loop, self._queue = loop, asyncio.Queue()
+            self._task = loop.create_task(self._work(self._queue))
+        fut = loop.create_future()
+        self._queue.put_nowait((x, k, fut))
+        return await fut
+
+    async def _work(self, queue):
+        loop = asyncio.get_running_loop()
+        while True:
+            items = [await queue.get()]
+            while len(items) < self.max_batch and not queue.empty():
+                items.append(queue.get_nowait())
+            batch = np.stack([x for x, _, _ in items])
+            try:
+                preds = await loop.run_in_executor(self.executor, self.backend.predict, batch, 1 << 30)
+            except Exception as exc:  # the error goes to every waiting request
+                for _, _, fut in items:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                continue
+            for (_, k, fut), p in zip(items, preds):
+                if not fut.done():
+                    fut.set_result(type(p)(p.names[:k], p.indices[:k], p.probabilities[:k]))
+
+
+def latest_report(reports_dir):
+    """The folder of the newest ``index.html`` in ``reports_dir`` or its sub-folders (two levels), or None."""
+    if not reports_dir or not os.path.isdir(reports_dir):
+        return None
+    found = []
+    for depth_root, dirs, files in os.walk(reports_dir):
+        if depth_root[len(str(reports_dir)):].count(os.sep) >= 2:
+            dirs[:] = []
+        if "index.html" in files:
+            found.append((os.path.getmtime(os.path.join(depth_root, "index.html")), depth_root))
+    return max(found)[1] if found else None
+
+
+def create_app(models_dir=None, *, reports_dir=None, api_key=_UNSET, limits: UploadLimits | None = None,
+               workers=2, max_batch=64, backend=None) -> FastAPI:
+    """Build the service for one pipeline's exports.
+
+    Args:
+        models_dir: the pipeline folder of the exports, e.g. ``saved_models/digits``.
+        reports_dir: folder whose newest report ``/report/`` shows (optional).
+        api_key: required key; default ``$FEATURETEST_API_KEY`` (no key when unset or empty).
+        limits: :class:`UploadLimits` (size, dimensions, formats).
+        workers: threads running inference.
+        max_batch: most predictions gathered into one model call.
+        backend: an already loaded :class:`ExportBackend` (shares one between apps).
+
+    Returns:
+        The FastAPI app (run it with uvicorn, or ``featuretest serve``).
+
+    Example:
+        >>> app = create_app("saved_models/digits")  # doctest: +SKIP
+        >>> uvicorn.run(app, host="127.0.0.1", port=8000)  # doctest: +SKIP
+    """
+    backend = backend or ExportBackend(models_dir)
+    limits = limits or UploadLimits()
+    if api_key is _UNSET:
+        api_key = os.environ.get("FEATURETEST_API_KEY") or None
+    executor = ThreadPoolExecutor(max_workers=int(workers), thread_name_prefix="featuretest-infer")
+    batcher = _Batcher(backend, executor, int(max_batch))
+    app = FastAPI(title="tf-featuretest", version="1",
+                  description="Predictions and targeted look-alike images from exported classifiers.")
+    app.state.backend = backend
+    app.add_middleware(_Guard, api_key=api_key, max_body=limits.max_bytes + 64 * 1024)
+
+    @app.exception_handler(FeatureTestError)
+    async def _errors(request, exc):
+        status = exc.status if isinstance(exc, UploadError) else 422 if isinstance(exc, ConfigError) else 400
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    async def _image(file: UploadFile):
+        data = await file.read(limits.max_bytes + 1)
+        if len(data) > 64 * 1024:  # big decodes leave the event loop
+            return await run_in_threadpool(decode_upload, data, backend.image_shape, limits)
+        return decode_upload(data, backend.image_shape, limits)
+
+    @app.get("/healthz", tags=["service"])
+    async def healthz():
+        """Liveness: always 200 once the models are loaded."""
+        return {"status": "ok", "pipeline": backend.pipeline, "num_labels": len(backend.labels)}
+
+    @app.get("/v1/labels", tags=["model"])
+    async def labels():
+        """The model's labels (index order), its input shape and the attack methods on offer."""
+        return {"labels": list(backend.labels), "image_shape": list(backend.image_shape),
+                "methods": list(backend.methods), "pipeline": backend.pipeline}
+
+    @app.post("/v1/predict", tags=["model"])
+    async def predict(file: UploadFile = File(..., description="PNG, JPEG, BMP, GIF or WEBP image"),
+                      k: int = Query(5, ge=1, le=100, description="how many top labels")):
+        """Top-k labels of an image, with probabilities."""
+        x = await _image(file)
+        return (await batcher.predict(x, k)).to_dict()
+
+    @app.post("/v1/attack", tags=["model"], response_class=Response,
+              responses={200: {"content": {"image/png": {}, "application/json": {}},
+                               "description": "the look-alike PNG (X-* headers) or JSON"}})
+    async def attack(file: UploadFile = File(..., description="the image to change"),
+                     target: str = Form(..., description="label the result should get (name or index)"),
+                     method: str = Form("feature_space", description="feature_space, pgd or fgsm"),
+                     eps: float = Form(0.1, description="L-inf budget in (0, 1]"),
+                     format: str = Query("png", pattern="^(png|json)$", description="png or json")):
+        """A look-alike image that the model calls ``target``."""
+        backend.label_index(target)
+        x = await _image(file)
+        loop = asyncio.get_running_loop()
+        out = await loop.run_in_executor(executor, lambda: backend.attack(x, target, method=method, eps=eps))
+        if format == "json":
+            return JSONResponse({**out.to_dict(), "original_png": png_data_url(out.original),
+                                 "adversarial_png": png_data_url(out.adversarial),
+                                 "perturbation_png": png_data_url(perturbation_image(out.original, out.adversarial))})
+        headers = {"X-Predicted-Label": out.after.names[0], "X-Confidence": f"{out.after.probabilities[0]:.6f}",
+                   "X-Linf": f"{out.linf:.6f}", "X-L2": f"{out.l2:.6f}", "X-SSIM": f"{out.ssim:.6f}",
+                   "X-Target": out.target, "X-Success": str(out.success).lower(),
+                   "X-Original-Label": out.before.names[0]}
+        return Response(to_png(out.adversarial), media_type="image/png", headers=headers)
+
+    @app.get("/", include_in_schema=False)
+    async def page():
+        return FileResponse(os.path.join(STATIC, "index.html"))
+
+    @app.get("/v1/report", tags=["report"])
+    async def report_info():
+        """Where the latest report is and its ``results.json`` (404 when there is none)."""
+        folder = latest_report(reports_dir)
+        if folder is None:
+            raise HTTPException(404, f"no report found under {reports_dir!r}")
+        path = os.path.join(folder, "results.json")
+        results = json.load(open(path, encoding="utf-8")) if os.path.isfile(path) else None
+        return {"url": "/report/", "folder": folder, "results": results}
+
+    @app.get("/report", include_in_schema=False)
+    async def report_redirect():
+        return RedirectResponse("/report/")
+
+    @app.get("/report/{path:path}", include_in_schema=False)
+    async def report_file(path: str):
+        folder = latest_report(reports_dir)
+        if folder is None:
+            raise HTTPException(404, f"no report found under {reports_dir!r}")
+        root = os.path.realpath(folder)
+        full = os.path.realpath(os.path.join(root, path or "index.html"))
+        if not full.startswith(root + os.sep) or not os.path.isfile(full):
+            raise HTTPException(404, f"no file {path!r} in the latest report")
+        return FileResponse(full)
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.router.on_shutdown.append(lambda: executor.shutdown(wait=False))
+    return app

@@ -1,0 +1,149 @@
+"""What the HTTP service computes: the exported SavedModels of one pipeline, loaded once.
+
+:class:`ExportBackend` reads ``<models_dir>/classifier/<latest>`` and, when present,
+``<models_dir>/attacks/<latest>`` through :func:`tf_featuretest.export.load_artifact` and calls
+their signatures. Its methods are plain blocking calls; the app runs them in worker threads.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ConfigError, ModelError
+
+METHODS = ("feature_space", "pgd", "fgsm")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Top-k classes of one image."""
+
+    names: tuple
+    indices: tuple
+    probabilities: tuple
+
+    def to_dict(self) -> dict:
+        return {"label": self.names[0], "index": self.indices[0], "confidence": self.probabilities[0],
+                "top_k": [{"label": n, "index": i, "probability": p}
+                          for n, i, p in zip(self.names, self.indices, self.probabilities)]}
+
+
+@dataclass(frozen=True)
+class AttackOutcome:
+    """A look-alike image and how the model sees it."""
+
+    method: str
+    target: str
+    eps: float
+    original: np.ndarray  # [H, W, C] the input at the model's size
+    adversarial: np.ndarray  # [H, W, C]
+    before: Prediction
+    after: Prediction
+    linf: float
+    l2: float
+    ssim: float
+
+    @property
+    def success(self) -> bool:
+        return self.after.names[0] == self.target
+
+    def to_dict(self) -> dict:
+        return {"method": self.method, "target": self.target, "eps": self.eps, "success": self.success,
+                "predicted_label": self.after.names[0], "confidence": self.after.probabilities[0],
+                "linf": self.linf, "l2": self.l2, "ssim": self.ssim,
+                "original_prediction": self.before.to_dict(), "adversarial_prediction": self.after.to_dict()}
+
+
+class ExportBackend:
+    """The classifier and attacks exported for one pipeline.
+
+    Args:
+        models_dir: the pipeline folder, e.g. ``saved_models/digits`` (holding ``classifier/<n>``
+            and optionally ``attacks/<n>``).
+        pgd_steps: steps of the ``pgd`` method.
+
+    Example:
+        >>> backend = ExportBackend("saved_models/digits")  # doctest: +SKIP
+        >>> backend.predict(x)[0].names[0]  # doctest: +SKIP
+        '3'
+    """
+
+    def __init__(self, models_dir, *, pgd_steps=40):
+        import tensorflow as tf
+
+        from ..export import latest_version, load_artifact
+
+        self._tf = tf
+        if not os.path.isdir(str(models_dir)):
+            raise ModelError(f"models folder not found: {models_dir}")
+        self.models_dir = str(models_dir)
+        self.classifier, meta = load_artifact(self.models_dir, "classifier")
+        self.metadata = meta
+        self.labels = tuple(str(n) for n in meta["class_names"])
+        self.image_shape = tuple(int(v) for v in meta["image_shape"])
+        self.pipeline = meta.get("pipeline")
+        self._predict = self.classifier.signatures["serving_default"]
+        self.attacks = None
+        self.methods = ()
+        if latest_version(self.models_dir, "attacks") is not None:
+            self.attacks, _ = load_artifact(self.models_dir, "attacks")
+            self.methods = tuple(m for m in METHODS if m in self.attacks.signatures)
+        self.pgd_steps = int(pgd_steps)
+
+    def label_index(self, label) -> int:
+        """Index of a label given by name (or by index when no name matches); ConfigError otherwise."""
+        text = str(label).strip()
+        if text in self.labels:
+            return self.labels.index(text)
+        if text.lstrip("-").isdigit() and 0 <= int(text) < len(self.labels):
+            return int(text)
+        raise ConfigError(f"unknown label {label!r}; valid labels: {', '.join(self.labels)}")
+
+    def probabilities(self, images) -> np.ndarray:
+        """Class probabilities ``[N, K]`` of float32 images ``[N, H, W, C]``."""
+        out = self._predict(image=self._tf.constant(np.asarray(images, np.float32)))
+        return out["probabilities"].numpy()
+
+    def predict(self, images, k=5) -> list:
+        """Top-``k`` :class:`Prediction` per image of a float32 batch ``[N, H, W, C]``."""
+        probs = self.probabilities(images)
+        k = min(int(k), probs.shape[1])
+        order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+        return [Prediction(tuple(self.labels[i] for i in row), tuple(int(i) for i in row),
+                           tuple(float(p[i]) for i in row)) for p, row in zip(probs, order)]
+
+    def attack(self, image, target, *, method="feature_space", eps=0.1) -> AttackOutcome:
+        """A look-alike of one ``[H, W, C]`` image that the model should call ``target``.
+
+        Args:
+            image: float32 ``[H, W, C]`` in [0, 1] at the model's size.
+            target: the target label (name, or index).
+            method: one of :attr:`methods`.
+            eps: L-inf budget in (0, 1].
+        """
+        tf = self._tf
+        if method not in self.methods:
+            have = ", ".join(self.methods) or "none (no attacks export)"
+            raise ConfigError(f"unknown attack method {method!r}; available: {have}")
+        if not 0.0 < float(eps) <= 1.0:
+            raise ConfigError(f"eps must be in (0, 1], got {eps!r}")
+        t = self.label_index(target)
+        x = np.asarray(image, np.float32)[None]
+        before = self.predict(x)[0]
+        sig = self.attacks.signatures[method]
+        args = {"image": tf.constant(x), "eps": tf.constant(float(eps), tf.float32),
+                "target": tf.constant(t, tf.int64)}
+        if method in ("pgd", "fgsm"):
+            args["label"] = tf.constant([before.indices[0]], tf.int64)
+        if method == "pgd":
+            args["step_size"] = tf.constant(float(eps) / 8.0, tf.float32)
+            args["steps"] = tf.constant(self.pgd_steps, tf.int32)
+        adv = sig(**args)["adversarial"].numpy()
+        after = self.predict(adv)[0]
+        diff = adv[0] - x[0]
+        fs = int(min(11, x.shape[1], x.shape[2]))
+        ssim = float(tf.image.ssim(tf.constant(adv), tf.constant(x), max_val=1.0, filter_size=fs).numpy()[0])
+        return AttackOutcome(method, self.labels[t], float(eps), x[0], adv[0], before, after,
+                             float(np.abs(diff).max()), float(np.sqrt((diff ** 2).sum())), ssim)
