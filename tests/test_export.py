@@ -259,3 +259,28 @@ def test_vae_round_trip(exported, digits_test_batch):
     assert out["images"].shape == (18, 32, 32, 1) and out["valid"].dtype == tf.bool
     np.testing.assert_array_equal(np.sort(out["labels"].numpy()), np.sort(np.repeat(y, 3)))
     assert meta["separation_radius"] == pytest.approx(0.25) and meta["latent_dim"] == 4
+
+
+def test_cli_export(tmp_path, digits_cnn, exported):
+    from click.testing import CliRunner
+
+    from tf_featuretest.cli import cli
+
+    path = save_model_atomic(digits_cnn, str(tmp_path / "mine.keras"))
+    gan_path = str(tmp_path / "gan.keras")
+    exported["gan"].save(gan_path)
+    runner = CliRunner()
+    res = runner.invoke(cli, ["export", "--model", path, "--pipeline", "cli", "--root", str(tmp_path / "sm"),
+                              "--generator", gan_path, "--data", "digits", "--out", str(tmp_path / "e.json"), "-q"])
+    assert res.exit_code == 0, res.output
+    assert "classifier" in res.output and "feature_space" in res.output
+    summary = json.load(open(tmp_path / "e.json"))["exports"]
+    assert [e["artifact"] for e in summary] == ["classifier", "attacks", "generator"]
+    assert all(e["version"] == 1 for e in summary)
+    _, meta = export.load_artifact(str(tmp_path / "sm" / "cli"), "attacks")
+    assert meta["class_names"] == [str(i) for i in range(10)] and "feature_space" in meta["signatures"]
+    bad = runner.invoke(cli, ["export", "--model", str(tmp_path / "missing.keras")])
+    assert bad.exit_code == 2 and "not found" in bad.output
+    bad = runner.invoke(cli, ["export", "--model", path, "--vae", gan_path, "--data", "digits", "--root",
+                              str(tmp_path / "sm2")])
+    assert bad.exit_code == 2 and "not a vae" in bad.output
