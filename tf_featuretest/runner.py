@@ -20,6 +20,9 @@ from .errors import ConfigError
 
 STAGES = ("data", "classifier", "evaluate", "attacks", "noise", "feature", "lookalike", "saliency", "export",
           "report")
+TITLES = {"data": "Data", "classifier": "Classifiers", "evaluate": "Test accuracy", "attacks": "Adversarial attacks",
+          "noise": "Noise robustness", "feature": "Feature-level tests", "lookalike": "Targeted look-alike images",
+          "saliency": "Saliency maps", "export": "SavedModel export"}
 NEEDS = {"classifier": ("data",), "evaluate": ("classifier",), "attacks": ("classifier",), "noise": ("classifier",),
          "feature": ("classifier",), "lookalike": ("classifier",), "saliency": ("classifier",),
          "export": ("classifier",), "report": ()}
@@ -219,7 +222,7 @@ def run_pipeline(config=None, *, stages=None, retrain=False, quiet=False, report
             ctx.results.setdefault("errors", {})[name] = traceback.format_exc(limit=8)
             from .report.html import Section
 
-            ctx.sections.append(Section(f"failed-{name}", f"{name.capitalize()} (failed)", error=err))
+            ctx.sections.append(Section(f"failed-{name}", TITLES.get(name, name), error=err))
         outcome = StageOutcome(name, status, time.perf_counter() - t0, _peak_rss_mb(), err)
         outcomes.append(outcome)
         ctx.say(f"      {status} in {outcome.seconds:.1f} s" + (f": {err}" if err else ""))

@@ -262,9 +262,12 @@ def stage_noise(ctx):
     out, figs, tables = {}, [], []
     for name, model in ctx.models.items():
         use_base = baseline if (baseline is not None and name != n.baseline) else None
+        bars = {who: ctx.progress_bar(f"      noise sweeps, {who} {name if who == 'model' else n.baseline}")
+                for who in ("model", "baseline")}
+        progress = None if ctx.quiet else (lambda who, done, total: bars[who](done, total))
         res = noise_robustness(model, (x, y), names, baseline=use_base, severities=severities, seed=ctx.config.seed,
                                model_name=name, baseline_name=n.baseline if use_base is not None else "baseline",
-                               progress=ctx.progress_bar(f"      noise sweeps on {name}"))
+                               progress=progress)
         out[name] = res.to_dict()
         sub = os.path.join(ctx.report_dir, "noise", name)
         paths = write_noise_plots(res, x[0], sub, seed=ctx.config.seed)

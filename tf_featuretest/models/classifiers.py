@@ -227,7 +227,7 @@ def feature_model(model: keras.Model, layer: str | None = None) -> keras.Model:
         out = model.get_layer(name).output
     except ValueError:
         raise ModelError(f"model {model.name!r} has no layer {name!r}") from None
-    return keras.Model(model.inputs, out, name=f"{model.name}_{name}")
+    return keras.Model(model.input, out, name=f"{model.name}_{name}")
 
 
 def outputs_probabilities(model: keras.Model) -> bool:
@@ -249,7 +249,7 @@ def as_logits_model(model: keras.Model) -> keras.Model:
         return model
     last = model.layers[-1]
     if isinstance(last, keras.layers.Softmax):
-        return keras.Model(model.inputs, last.input, name=f"{model.name}_logits")
+        return keras.Model(model.input, last.input, name=f"{model.name}_logits")
     if isinstance(last, keras.layers.Dense):
         cfg = last.get_config()
         cfg["activation"] = "linear"
@@ -257,7 +257,7 @@ def as_logits_model(model: keras.Model) -> keras.Model:
         dense = keras.layers.Dense.from_config(cfg)
         out = dense(last.input)
         dense.set_weights(last.get_weights())
-        return keras.Model(model.inputs, out, name=f"{model.name}_logits")
+        return keras.Model(model.input, out, name=f"{model.name}_logits")
     raise ModelError(f"model {model.name!r} ends in a softmax inside {type(last).__name__}; "
                      "give a model that returns logits")
 
@@ -330,7 +330,14 @@ def train_classifier(model: keras.Model, train_ds, val_ds=None, *, epochs=10, le
         os.makedirs(work_dir, exist_ok=True)
         cbs.append(keras.callbacks.BackupAndRestore(os.path.join(work_dir, "backup")))
     cbs += list(callbacks)
-    hist = model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=cbs, verbose=verbose)
+    if not model.built:  # subclassed wrappers (e.g. adversarial training) build on a first batch
+        for xb, _ in train_ds.take(1):
+            model(xb[:1])
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*shuffle=True.*")
+        hist = model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=cbs, verbose=verbose)
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     vals = history.get(monitor, [0.0])
     best = int(np.argmin(vals)) + 1 if vals else 0
