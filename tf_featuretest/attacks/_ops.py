@@ -106,8 +106,9 @@ def logits_model(model):
         raise ModelError(f"attacks need a Keras classifier, got {type(model).__name__}")
     entry = _entry(model)
     if "logits" not in entry:
-        entry["logits"] = as_logits_model(model)
-    return entry["logits"]
+        twin = as_logits_model(model)
+        entry["logits"] = None if twin is model else twin  # never a strong reference to the key itself
+    return entry["logits"] or model
 
 
 def cached(model, key, build):
@@ -116,6 +117,20 @@ def cached(model, key, build):
     if key not in entry:
         entry[key] = build()
     return entry[key]
+
+
+def weak_model(model):
+    """A callable ``f(x, training=False)`` that reaches ``model`` through a weak reference.
+
+    Compiled closures stored in the per-model cache use it, so that the cache does not keep the
+    model (its key) alive forever.
+    """
+    ref = weakref.ref(model)
+
+    def call(x, training=False):
+        return ref()(x, training=training)
+
+    return call
 
 
 def num_classes(model):

@@ -61,6 +61,7 @@ def fgsm(model, x, y, *, eps, target=None, norm=np.inf, seed=None):
     k = _ops.num_classes(lm)
     x, y = _ops.check_inputs(x, y, k)
     t = _ops.target_tensor(target, int(x.shape[0]), k)
+    wm = _ops.weak_model(lm)
     fn = _ops.cached(model, ("fgsm", norm), lambda: tf.function(
-        lambda xb, yb, e, tb: fgsm_tf(lm, xb, yb, e, tb, norm), reduce_retracing=True))
+        lambda xb, yb, e, tb: fgsm_tf(wm, xb, yb, e, tb, norm), reduce_retracing=True))
     return fn(x, y, tf.constant(eps, tf.float32), t)

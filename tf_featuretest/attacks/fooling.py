@@ -130,7 +130,7 @@ def fooling_images(model, classes, *, steps=300, step_size=0.01, start="noise", 
         x = tf.fill((n,) + shape, 0.5)
     kernel = _gaussian_kernel(float(blur_sigma), shape[-1]) if blur_every else None
     step = _ops.cached(model, ("fooling", float(tv_weight), float(blur_sigma) if blur_every else None),
-                       lambda: _build_step(lm, float(tv_weight), kernel))
+                       lambda: _build_step(_ops.weak_model(lm), float(tv_weight), kernel))
     cls_t = tf.constant(classes.astype(np.int64))
     size_t, thr_t = tf.constant(step_size, tf.float32), tf.constant(float(confidence), tf.float32)
     taken = np.full(n, steps, np.int64)

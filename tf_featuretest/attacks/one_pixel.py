@@ -146,7 +146,7 @@ def one_pixel_attack(model, x, y, *, pixels=1, popsize=400, generations=100, tar
     seed = int(_ops.seed_pair(seed)[0])
     xs, ys = x.numpy(), y.numpy()
     use, targeted = np.where(t >= 0, t, ys), t >= 0
-    evaluate = _ops.cached(model, ("one_pixel",), lambda: _evaluator(lm))
+    evaluate = _ops.cached(model, ("one_pixel",), lambda: _evaluator(_ops.weak_model(lm)))
     upper = np.array([shape[0] - 1e-3, shape[1] - 1e-3] + [1.0] * shape[2], np.float32)
 
     best = np.zeros((n, k, 2 + shape[2]), np.float32)

@@ -104,8 +104,9 @@ def pgd(model, x, y, *, eps, step_size=None, steps=40, target=None, norm=np.inf,
     t = _ops.target_tensor(target, n, k)
     eps_t, size_t = tf.constant(eps, tf.float32), tf.constant(step_size, tf.float32)
     early_stop = bool(early_stop)
+    wm = _ops.weak_model(lm)
     step = _ops.cached(model, ("pgd_step", norm, early_stop), lambda: tf.function(
-        lambda xa, x0, yb, tb, e, a, act: _step(lm, xa, x0, yb, tb, e, a, act, norm, early_stop),
+        lambda xa, x0, yb, tb, e, a, act: _step(wm, xa, x0, yb, tb, e, a, act, norm, early_stop),
         reduce_retracing=True))
     x_adv = _ops.random_start(x, eps_t, norm, _ops.seed_pair(seed)) if random_start else x
     active = tf.ones([n], tf.bool)
