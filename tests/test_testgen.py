@@ -169,3 +169,25 @@ def test_separation_plots(digits, tmp_path):
     paths = [fp.plot_separation_histograms([res, res], str(tmp_path / "hist.png")),
              fp.plot_closest_pairs(res, x[:300], y[:300], str(tmp_path / "pairs.png"), x_test=xt[:50])]
     assert all(os.path.getsize(p) > 1000 for p in paths)
+
+
+def test_cli_testgen(digits_cnn, small_vae, tmp_path):
+    from click.testing import CliRunner
+
+    from tf_featuretest.cli import cli
+    from tf_featuretest.models import save_model_atomic
+
+    model_path = save_model_atomic(digits_cnn, str(tmp_path / "cnn.keras"))
+    vae_path = save_model_atomic(small_vae, str(tmp_path / "vae.keras"))
+    out = tmp_path / "tg"
+    result = CliRunner().invoke(cli, ["testgen", "--model", model_path, "--data", "digits", "--vae", vae_path,
+                                      "--radius", "0.5local", "--n", "20", "--count", "5", "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "pixel (L-inf)" in result.output and "latent local" in result.output
+    payload = json.loads((out / "results.json").read_text())
+    assert payload["latent_cases"]["num_cases"] == 20
+    pix = payload["separation"]["pixel"]
+    assert pix["r"] == pytest.approx(min(pix["train_train_min"], pix["test_train_min"]) / 2)
+    assert all(os.path.getsize(p) > 1000 for p in payload["plots"])
+    bad = CliRunner().invoke(cli, ["testgen", "--model", model_path, "--vae", vae_path, "--radius", "wide", "-q"])
+    assert bad.exit_code == 2 and "radius" in bad.output
