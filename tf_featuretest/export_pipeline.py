@@ -40,7 +40,7 @@ def _separation_radius(x, y):
     from .testgen.separation import r_separation
 
     res = r_separation(x, y)
-    return float(getattr(res, "radius", getattr(res, "r", None)))
+    return float(res.r)
 
 
 def export_all(model, root="saved_models", pipeline="digits", *, data=None, class_names=None, vae=None, gan=None,
