@@ -245,3 +245,13 @@ def test_missing_models_dir_is_a_clear_error(tmp_path):
 
     with pytest.raises(ModelError, match="no exported classifier"):
         create_app(str(tmp_path))
+
+
+def test_cli_serve_refuses_a_missing_models_folder(tmp_path):
+    from click.testing import CliRunner
+
+    from tf_featuretest.cli import cli
+
+    result = CliRunner().invoke(cli, ["serve", "--models", str(tmp_path / "nope"), "--port", "0"])
+    assert result.exit_code == 2
+    assert "models folder not found" in result.output and "nope" in result.output
