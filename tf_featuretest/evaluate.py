@@ -109,13 +109,13 @@ def sweep(model, data, transform, param, values, *, name=None, target=None, seed
 
     import tensorflow as tf
 
-    from .models.classifiers import as_logits_model
+    from .models.classifiers import as_logits_model, compiled_predict
 
     values = tuple(float(v) for v in values)
     if not values:
         raise ConfigError(f"sweep over {param!r} needs at least one value")
+    predict = compiled_predict(model)
     model = as_logits_model(model)
-    predict = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
     batches = as_batches(data, batch_size, max_examples)
     if not batches:
         raise ConfigError("sweep got no data")
@@ -301,10 +301,10 @@ class _Scorer:
     def __init__(self, model, data, *, batch_size=128, max_examples=None, seed=0):
         import tensorflow as tf
 
-        from .models.classifiers import as_logits_model
+        from .models.classifiers import as_logits_model, compiled_predict
 
         self.model = as_logits_model(model)
-        self.predict = tf.function(lambda x: self.model(x, training=False), reduce_retracing=True)
+        self.predict = compiled_predict(self.model)
         self.batches = as_batches(data, batch_size, max_examples)
         if not self.batches:
             raise ConfigError("no data to evaluate")

@@ -143,10 +143,9 @@ def predict_logits(model, data, *, batch_size=256):
     """
     import tensorflow as tf
 
-    from ..models.classifiers import as_logits_model
+    from ..models.classifiers import compiled_predict
 
-    model = as_logits_model(model)
-    fn = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    fn = compiled_predict(model)
     logits, labels = [], []
     if isinstance(data, tuple):
         x, y = data

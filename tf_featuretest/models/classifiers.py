@@ -8,6 +8,7 @@ reports and export never see backbone-specific ranges.
 from __future__ import annotations
 
 import os
+import weakref
 from dataclasses import dataclass, field
 
 import keras
@@ -260,6 +261,26 @@ def as_logits_model(model: keras.Model) -> keras.Model:
         return keras.Model(model.input, out, name=f"{model.name}_logits")
     raise ModelError(f"model {model.name!r} ends in a softmax inside {type(last).__name__}; "
                      "give a model that returns logits")
+
+
+_PREDICT_CACHE = weakref.WeakKeyDictionary()
+
+
+def compiled_predict(model: keras.Model):
+    """``fn(x) -> logits``: the model in inference mode as one ``tf.function``, cached per model.
+
+    Sweeps, metrics and generators call the same model many times with different inputs; sharing one
+    compiled function per model means the graph is traced once, not once per call site. A final
+    softmax is stripped first (see :func:`as_logits_model`).
+    """
+    import tensorflow as tf
+
+    fn = _PREDICT_CACHE.get(model)
+    if fn is None:
+        logits_model = as_logits_model(model)
+        fn = tf.function(lambda x: logits_model(x, training=False), reduce_retracing=True)
+        _PREDICT_CACHE[model] = fn
+    return fn
 
 
 # --------------------------------------------------------------------------- training

@@ -214,10 +214,9 @@ def reference_latents(vae, x_train, y_train, *, elbo_percentile=1.0, batch_size=
 
 def predict_labels(model, images, batch_size=256) -> np.ndarray:
     """Arg-max predictions of a classifier on ``images``, in batches."""
-    from ..models.classifiers import as_logits_model
+    from ..models.classifiers import compiled_predict
 
-    logits_model = as_logits_model(model)
-    fn = tf.function(lambda x: logits_model(x, training=False), reduce_retracing=True)
+    fn = compiled_predict(model)
     out = [np.argmax(np.asarray(fn(tf.constant(images[i:i + batch_size]))), axis=-1)
            for i in range(0, len(images), batch_size)]
     return np.concatenate(out).astype(np.int64) if out else np.zeros(0, np.int64)
