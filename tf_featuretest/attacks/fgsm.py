@@ -63,5 +63,5 @@ def fgsm(model, x, y, *, eps, target=None, norm=np.inf, seed=None):
     t = _ops.target_tensor(target, int(x.shape[0]), k)
     wm = _ops.weak_model(lm)
     fn = _ops.cached(model, ("fgsm", norm), lambda: tf.function(
-        lambda xb, yb, e, tb: fgsm_tf(wm, xb, yb, e, tb, norm), reduce_retracing=True))
+        lambda xb, yb, e, tb: fgsm_tf(wm, xb, yb, e, tb, norm)))
     return fn(x, y, tf.constant(eps, tf.float32), t)

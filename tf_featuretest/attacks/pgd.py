@@ -106,8 +106,7 @@ def pgd(model, x, y, *, eps, step_size=None, steps=40, target=None, norm=np.inf,
     early_stop = bool(early_stop)
     wm = _ops.weak_model(lm)
     step = _ops.cached(model, ("pgd_step", norm, early_stop), lambda: tf.function(
-        lambda xa, x0, yb, tb, e, a, act: _step(wm, xa, x0, yb, tb, e, a, act, norm, early_stop),
-        reduce_retracing=True))
+        lambda xa, x0, yb, tb, e, a, act: _step(wm, xa, x0, yb, tb, e, a, act, norm, early_stop)))
     x_adv = _ops.random_start(x, eps_t, norm, _ops.seed_pair(seed)) if random_start else x
     active = tf.ones([n], tf.bool)
     for _ in range(steps):
