@@ -14,6 +14,13 @@ import numpy as np
 from .report.html import Section, Table
 
 
+def _interval(lo, hi):
+    """``"0.120-0.180"``; an end that was not reached shows as ``"not reached"``."""
+    if lo is None and hi is None:
+        return None
+    return " to ".join("not reached" if v is None else f"{v:.3f}" for v in (lo, hi))
+
+
 def _pct(v):
     return "n/a" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{100 * v:.1f}%"
 
@@ -279,7 +286,7 @@ def stage_noise(ctx):
             figs.append((os.path.relpath(paths[key], ctx.report_dir), f"{caption}: {name}"))
         tables.append(Table(("rank", "noise", "AUC", "threshold", "95% CI", "corruption error", "relative CE"),
                             tuple((r.rank_auc, r.name, r.auc, r.threshold,
-                                   None if r.ci_low is None else f"{r.ci_low:.3f}-{r.ci_high:.3f}",
+                                   _interval(r.ci_low, r.ci_high),
                                    r.corruption_error, r.relative_corruption_error) for r in res.ranking),
                             f"Noises ranked by area under the accuracy curve, {name}"
                             + (f" (corruption errors relative to {n.baseline})" if use_base is not None else "")))
@@ -292,8 +299,10 @@ def stage_noise(ctx):
                f"makes sense). The failure threshold is the lowest severity at which accuracy drops below half of "
                f"clean accuracy, found by bisection. For {first['model']} the most disruptive noises are "
                f"{', '.join(worst)}" + (f"; {', '.join(never)} never halved its accuracy." if never else ".")
-               + ("" if len(out) < 2 else " " + "; ".join(
-                   f"{m} has a mean corruption error of {v['mean_corruption_error']:.3f}" for m, v in out.items()) + "."))
+               + "".join(f" Against {n.baseline}, {m} has a mean corruption error of {v['mean_corruption_error']:.3f} "
+                         f"(relative {v['relative_mean_corruption_error']:.3f}; below 1 means more robust)."
+                         for m, v in out.items() if v.get("baseline") and v["mean_corruption_error"] is not None
+                         and v["relative_mean_corruption_error"] is not None))
     ctx.sections.append(Section("noise", "Noise robustness", reading, figures=tuple(figs), tables=tuple(tables)))
 
 
