@@ -21,7 +21,7 @@ def small_vae(digits):
     vae = VAE((32, 32, 1), latent_dim=8, filters=(16, 32), seed=0)
     vae.compile(optimizer=keras.optimizers.Adam(2e-3))
     x, _ = digits["train"]
-    vae.fit(x, epochs=4, batch_size=64, verbose=0)
+    vae.fit(x, epochs=6, batch_size=64, verbose=0)
     return vae
 
 

@@ -117,7 +117,7 @@ def _encode(model, layer, x, batch_size):
         out = model.get_layer(layer).output
     except ValueError:
         raise ModelError(f"model {model.name!r} has no layer {layer!r}") from None
-    enc = keras.Model(model.inputs, out)
+    enc = keras.Model(model.inputs[0], out)
     return np.concatenate([np.asarray(enc(x[i:i + batch_size], training=False)).reshape(len(x[i:i + batch_size]), -1)
                            for i in range(0, len(x), batch_size)]) if len(x) else np.zeros((0, 0), np.float32)
 
@@ -130,7 +130,7 @@ def joint_model(model, layer=None) -> keras.Model:
         feats = model.get_layer(layer).output
     except ValueError:
         raise ModelError(f"model {model.name!r} has no layer {layer!r}") from None
-    return keras.Model(model.inputs, [feats, model.outputs[0]], name=f"{model.name}_joint")
+    return keras.Model(model.inputs[0], [feats, model.outputs[0]], name=f"{model.name}_joint")
 
 
 def _ssim(a, b):

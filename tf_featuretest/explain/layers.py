@@ -75,7 +75,7 @@ def resolve_layer(model, name):
 def two_output_model(model, path):
     """A model ``x -> [activations of layer at path, model output]``, splitting nested models open."""
     if len(path) == 1:
-        return keras.Model(model.input, [model.get_layer(path[0]).output, model.outputs[0]])
+        return keras.Model(model.inputs[0], [model.get_layer(path[0]).output, model.outputs[0]])
     sub = model.get_layer(path[0])
     nodes = getattr(sub, "_inbound_nodes", [])
     if len(nodes) != 1:
@@ -83,7 +83,7 @@ def two_output_model(model, path):
                          "Grad-CAM needs it used exactly once")
     inner = two_output_model(sub, path[1:])
     try:
-        before = keras.Model(model.input, nodes[0].input_tensors[0])
+        before = keras.Model(model.inputs[0], nodes[0].input_tensors[0])
         after = keras.Model(nodes[0].output_tensors[0], model.outputs[0])
     except ValueError as exc:
         raise ModelError(f"cannot split {model.name!r} at {sub.name!r} for Grad-CAM: {exc}") from None

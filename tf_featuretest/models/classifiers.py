@@ -228,7 +228,13 @@ def feature_model(model: keras.Model, layer: str | None = None) -> keras.Model:
         out = model.get_layer(name).output
     except ValueError:
         raise ModelError(f"model {model.name!r} has no layer {name!r}") from None
-    return keras.Model(model.input, out, name=f"{model.name}_{name}")
+    return keras.Model(_single_input(model), out, name=f"{model.name}_{name}")
+
+
+def _single_input(model):
+    """The model's input tensor (not a one-element list, which makes Keras warn on every call)."""
+    inputs = model.inputs
+    return inputs[0] if len(inputs) == 1 else inputs
 
 
 def outputs_probabilities(model: keras.Model) -> bool:
@@ -250,7 +256,7 @@ def as_logits_model(model: keras.Model) -> keras.Model:
         return model
     last = model.layers[-1]
     if isinstance(last, keras.layers.Softmax):
-        return keras.Model(model.input, last.input, name=f"{model.name}_logits")
+        return keras.Model(_single_input(model), last.input, name=f"{model.name}_logits")
     if isinstance(last, keras.layers.Dense):
         cfg = last.get_config()
         cfg["activation"] = "linear"
@@ -258,7 +264,7 @@ def as_logits_model(model: keras.Model) -> keras.Model:
         dense = keras.layers.Dense.from_config(cfg)
         out = dense(last.input)
         dense.set_weights(last.get_weights())
-        return keras.Model(model.input, out, name=f"{model.name}_logits")
+        return keras.Model(_single_input(model), out, name=f"{model.name}_logits")
     raise ModelError(f"model {model.name!r} ends in a softmax inside {type(last).__name__}; "
                      "give a model that returns logits")
 
