@@ -128,3 +128,25 @@ def test_noise_cli(digits_cnn, tmp_path):
     assert {p.name for p in out.glob("*.png")} == {"noise_accuracy.png", "noise_grid.png", "noise_thresholds.png"}
     bad = runner.invoke(cli, ["noise", "--model", path, "--noises", "fog", "--out", str(out)])
     assert bad.exit_code == 2 and "fog" in bad.output
+
+
+def test_with_baseline_equals_analysing_the_baseline_again(digits_cnn, digits):
+    from tf_featuretest.models import build_classifier
+    from tf_featuretest.robustness import noise_robustness, with_baseline
+
+    x, y = digits["test"]
+    data = (x[:64], y[:64])
+    weak = build_classifier("small_cnn", 10, x.shape[1:])  # untrained: a very different baseline
+    kw = dict(severities=(0.0, 0.5, 1.0), bootstrap=20, seed=0)
+    direct = noise_robustness(digits_cnn, data, ("gaussian", "black_rows"), baseline=weak, model_name="m",
+                              baseline_name="weak", **kw)
+    base = noise_robustness(weak, data, ("gaussian", "black_rows"), model_name="weak", **kw)
+    alone = noise_robustness(digits_cnn, data, ("gaussian", "black_rows"), model_name="m", **kw)
+    combined = with_baseline(alone, base)
+    def numbers(tree):  # everything but wall-clock timings
+        if isinstance(tree, dict):
+            return {k: numbers(v) for k, v in tree.items() if k != "seconds"}
+        return [numbers(v) for v in tree] if isinstance(tree, list) else tree
+
+    assert numbers(combined.to_dict()) == numbers(direct.to_dict())
+    assert combined.relative_mean_corruption_error != alone.relative_mean_corruption_error

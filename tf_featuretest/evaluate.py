@@ -124,13 +124,18 @@ def sweep(model, data, transform, param, values, *, name=None, target=None, seed
     c = int(num_classes or model.output_shape[-1])
     clean_pred = np.concatenate([np.argmax(predict(tf.constant(x)).numpy(), 1) for x, _ in batches])
     clean_ok = clean_pred == ys
-    extra = {} if target is None else {"target": target}
+    per_image_target = target is not None and np.ndim(target) > 0
+    if per_image_target and len(np.ravel(target)) != n:
+        raise ConfigError(f"target has {len(np.ravel(target))} values for {n} images")
+    starts = np.cumsum([0] + [len(b[1]) for b in batches])
     acc, succ, linf, l2, per_class, secs = [], [], [], [], [], []
     total = len(values) * len(batches)
     for vi, v in enumerate(values):
         t0 = time.perf_counter()
         preds, dinf, d2 = [], [], []
         for bi, (x, y) in enumerate(batches):
+            extra = {} if target is None else {
+                "target": np.ravel(target)[starts[bi]:starts[bi + 1]] if per_image_target else target}
             x_t = transform(model, tf.constant(x), tf.constant(y), **{param: v}, seed=seed + bi, **extra)
             x_t = tf.convert_to_tensor(x_t)
             preds.append(np.argmax(predict(x_t).numpy(), 1))

@@ -209,3 +209,23 @@ def noise_robustness(model, data, noises=None, *, baseline=None, severities=DEFA
         baseline_name=baseline_name if baseline is not None else None,
         baseline_clean_accuracy=bsweeps[0].clean_accuracy if bsweeps else None,
         baseline_sweeps=tuple(bsweeps), baseline_thresholds=tuple(bthresholds))
+
+
+def with_baseline(result: NoiseRobustnessResult, baseline: NoiseRobustnessResult) -> NoiseRobustnessResult:
+    """``result`` compared with an already analysed baseline model (same noises and severities).
+
+    Gives the same numbers as ``noise_robustness(model, data, baseline=...)`` without analysing the
+    baseline again, so one baseline can serve several models.
+    """
+    import dataclasses
+
+    names = [s.name for s in result.sweeps]
+    if [s.name for s in baseline.sweeps] != names or tuple(baseline.severities) != tuple(result.severities):
+        raise ConfigError(f"baseline {baseline.model_name!r} was analysed with other noises or severities than "
+                          f"{result.model_name!r}")
+    ranking = rank_noises(result.sweeps, result.thresholds, baseline.sweeps, baseline.thresholds)
+    return dataclasses.replace(
+        result, ranking=ranking, mean_corruption_error=float(np.mean([r.corruption_error for r in ranking])),
+        relative_mean_corruption_error=float(np.mean([r.relative_corruption_error for r in ranking])),
+        baseline_name=baseline.model_name, baseline_clean_accuracy=baseline.clean_accuracy,
+        baseline_sweeps=baseline.sweeps, baseline_thresholds=baseline.thresholds)

@@ -258,23 +258,26 @@ def stage_noise(ctx):
 
     from .noise import NOISES
     from .report.noise_plots import write_noise_plots
-    from .robustness import noise_robustness
+    from .robustness import noise_robustness, with_baseline
 
     n = ctx.config.noise
     x, y = ctx.data["test"]
     x, y = x[: n.max_examples], y[: n.max_examples]
     names = tuple(n.noises) or tuple(NOISES)
     severities = tuple(float(v) for v in _np.linspace(0, 1, n.severities))
-    baseline = ctx.models.get(n.baseline) if n.baseline else None
+    results = {}
+    order = sorted(ctx.models, key=lambda m: m != n.baseline)  # the baseline first, analysed once
+    for name in order:
+        bar = ctx.progress_bar(f"      noise sweeps on {name}")
+        results[name] = noise_robustness(ctx.models[name], (x, y), names, severities=severities, seed=ctx.config.seed,
+                                         model_name=name, progress=None if bar is None else
+                                         (lambda who, done, total, bar=bar: bar(done, total)))
     out, figs, tables = {}, [], []
-    for name, model in ctx.models.items():
-        use_base = baseline if (baseline is not None and name != n.baseline) else None
-        bars = {who: ctx.progress_bar(f"      noise sweeps, {who} {name if who == 'model' else n.baseline}")
-                for who in ("model", "baseline")}
-        progress = None if ctx.quiet else (lambda who, done, total: bars[who](done, total))
-        res = noise_robustness(model, (x, y), names, baseline=use_base, severities=severities, seed=ctx.config.seed,
-                               model_name=name, baseline_name=n.baseline if use_base is not None else "baseline",
-                               progress=progress)
+    for name in ctx.models:
+        res = results[name]
+        use_base = n.baseline and name != n.baseline
+        if use_base:
+            res = with_baseline(res, results[n.baseline])
         out[name] = res.to_dict()
         sub = os.path.join(ctx.report_dir, "noise", name)
         paths = write_noise_plots(res, x[0], sub, seed=ctx.config.seed)
@@ -289,7 +292,7 @@ def stage_noise(ctx):
                                    _interval(r.ci_low, r.ci_high),
                                    r.corruption_error, r.relative_corruption_error) for r in res.ranking),
                             f"Noises ranked by area under the accuracy curve, {name}"
-                            + (f" (corruption errors relative to {n.baseline})" if use_base is not None else "")))
+                            + (f" (corruption errors relative to {n.baseline})" if use_base else "")))
     ctx.results["noise"] = out
     first = next(iter(out.values()))
     rank = first["ranking"]
