@@ -111,6 +111,7 @@ def test_second_run_reuses_models(full_run):
     first = json.loads((root / "reports" / "mini" / "results.json").read_text())
     assert results["evaluate"] == first["evaluate"]
     assert [s["name"] for s in results["stages"]] == ["data", "classifier", "evaluate"]
+    assert [s["reused"] for s in results["stages"]] == [False, False, True]  # evaluate came from the stage cache
 
 
 def test_same_seed_same_numbers(full_run, tmp_path):

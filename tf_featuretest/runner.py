@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import platform
+import shutil
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -28,19 +30,27 @@ NEEDS = {"classifier": ("data",), "evaluate": ("classifier",), "attacks": ("clas
          "export": ("classifier",), "report": ()}
 
 
+# Stages whose results, report sections and figures are kept in runs/<name>/stage-cache and reused when
+# the configuration, the data and the trained models are unchanged; the small artifacts later stages
+# need are kept with them.
+CACHED_STAGES = ("evaluate", "attacks", "noise", "feature", "lookalike", "saliency", "export")
+CACHED_ARTIFACTS = {"feature": ("separation_radius",), "lookalike": ("centroids",)}
+
+
 @dataclass(frozen=True)
 class StageOutcome:
-    """How one stage went: ``status`` is ``ok``, ``failed`` or ``skipped``."""
+    """How one stage went: ``status`` is ``ok``, ``failed`` or ``skipped``; ``reused`` when it came from the cache."""
 
     name: str
     status: str
     seconds: float
     peak_rss_mb: float | None = None
     error: str | None = None
+    reused: bool = False
 
     def to_dict(self) -> dict:
         return {"name": self.name, "status": self.status, "seconds": round(self.seconds, 3),
-                "peak_rss_mb": self.peak_rss_mb, "error": self.error}
+                "peak_rss_mb": self.peak_rss_mb, "error": self.error, "reused": self.reused}
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,7 @@ class RunContext:
     quiet: bool = False
     data: dict = field(default_factory=dict)  # split -> (x, y); "info" -> DatasetInfo
     models: dict = field(default_factory=dict)  # classifier name -> keras model
+    model_keys: dict = field(default_factory=dict)  # classifier name -> SHA-1 of its saved file
     histories: dict = field(default_factory=dict)
     artifacts: dict = field(default_factory=dict)  # e.g. vae, gan, centroids, separation
     results: dict = field(default_factory=dict)  # stage -> JSON-able results
@@ -210,11 +221,18 @@ def run_pipeline(config=None, *, stages=None, retrain=False, quiet=False, report
         keras.utils.set_random_seed(cfg.seed + i)
         _peak_rss_reset()
         t0 = time.perf_counter()
+        reused = False
         try:
             if name == "report":
                 _write_report(ctx, outcomes, time.perf_counter() - t_run)
             else:
-                funcs[name](ctx)
+                key = _stage_key(ctx, name) if name in CACHED_STAGES else None
+                reused = key is not None and not retrain and _load_stage(ctx, name, key)
+                if not reused:
+                    before = len(ctx.sections)
+                    funcs[name](ctx)
+                    if key is not None:
+                        _save_stage(ctx, name, key, ctx.sections[before:])
             done.add(name)
             status, err = "ok", None
         except Exception as exc:  # a failed stage is reported, and the run goes on
@@ -223,15 +241,69 @@ def run_pipeline(config=None, *, stages=None, retrain=False, quiet=False, report
             from .report.html import Section
 
             ctx.sections.append(Section(f"failed-{name}", TITLES.get(name, name), error=err))
-        outcome = StageOutcome(name, status, time.perf_counter() - t0, _peak_rss_mb(), err)
+        outcome = StageOutcome(name, status, time.perf_counter() - t0, _peak_rss_mb(), err, reused)
         outcomes.append(outcome)
-        ctx.say(f"      {status} in {outcome.seconds:.1f} s" + (f": {err}" if err else ""))
+        ctx.say(f"      {status}{' (reused)' if reused else ''} in {outcome.seconds:.1f} s" + (f": {err}" if err else ""))
     seconds = time.perf_counter() - t_run
     report = os.path.join(ctx.report_dir, "index.html")
     results = os.path.join(ctx.report_dir, "results.json")
     return RunResult(pipeline=cfg.name, report_path=report if os.path.exists(report) else None,
                      results_path=results if os.path.exists(results) else None, stages=tuple(outcomes),
                      seconds=seconds)
+
+
+def _stage_key(ctx: RunContext, name: str) -> str:
+    cfg = ctx.config.to_dict()
+    cfg.pop("stages", None)
+    cfg.pop("source_file", None)
+    return ctx.content_hash("stage", name, cfg, sorted(ctx.model_keys.items()))
+
+
+def _stage_dir(ctx: RunContext, name: str, key: str) -> str:
+    return os.path.join(ctx.work_dir, "stage-cache", f"{name}-{key}")
+
+
+def _save_stage(ctx: RunContext, name: str, key: str, sections) -> None:
+    """Keep a finished stage's results, sections, figures and small artifacts (written atomically)."""
+    final = _stage_dir(ctx, name, key)
+    tmp = f"{final}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    figures = os.path.join(ctx.report_dir, name)
+    if os.path.isdir(figures):
+        shutil.copytree(figures, os.path.join(tmp, "figures"))
+    state = {"results": ctx.results.get(name), "sections": list(sections),
+             "artifacts": {k: ctx.artifacts[k] for k in CACHED_ARTIFACTS.get(name, ()) if k in ctx.artifacts}}
+    with open(os.path.join(tmp, "state.pkl"), "wb") as fh:
+        pickle.dump(state, fh)
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+
+
+def _load_stage(ctx: RunContext, name: str, key: str) -> bool:
+    """Restore a stage kept by :func:`_save_stage`; False when there is none (or its exports are gone)."""
+    path = _stage_dir(ctx, name, key)
+    try:
+        with open(os.path.join(path, "state.pkl"), "rb") as fh:
+            state = pickle.load(fh)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+        return False
+    if name == "export" and not all(os.path.isdir(a["path"]) for a in state["results"]["artifacts"]):
+        return False
+    figures = os.path.join(ctx.report_dir, name)
+    shutil.rmtree(figures, ignore_errors=True)
+    if os.path.isdir(os.path.join(path, "figures")):
+        shutil.copytree(os.path.join(path, "figures"), figures)
+    ctx.results[name] = state["results"]
+    ctx.sections.extend(state["sections"])
+    ctx.artifacts.update(state["artifacts"])
+    if name == "feature":  # later stages (export) need the generative models; they load from runs/
+        from .stages_feature import _generative
+
+        ctx.artifacts["vae"] = _generative(ctx, "vae")[0]
+        ctx.artifacts["gan"] = _generative(ctx, "gan")[0]
+    ctx.say(f"      reusing results from {path}")
+    return True
 
 
 def _write_report(ctx: RunContext, outcomes, seconds):

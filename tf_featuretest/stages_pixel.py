@@ -6,6 +6,7 @@ numbers in ``ctx.results[stage]`` and appends report sections with figures.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 
@@ -90,10 +91,10 @@ def _train_one(ctx, c):
     if os.path.exists(path) and os.path.exists(hist_path) and not ctx.retrain:
         ctx.say(f"      {c.name}: reusing {path}")
         with open(hist_path) as fh:
-            return load_classifier(path), json.load(fh), True
+            return load_classifier(path), json.load(fh), True, path
     if c.model.endswith((".keras", ".h5")):
         model = load_classifier(c.model)
-        return model, {}, True
+        return model, {}, True, c.model
     from .models import get_strategy
 
     keras.utils.set_random_seed(ctx.config.seed)
@@ -118,7 +119,7 @@ def _train_one(ctx, c):
     save_model_atomic(model, path)
     with open(hist_path, "w") as fh:
         json.dump(result.history, fh)
-    return model, result.history, False
+    return model, result.history, False, path
 
 
 def stage_classifier(ctx):
@@ -126,8 +127,10 @@ def stage_classifier(ctx):
 
     figs, rows, out = [], [], {}
     for c in ctx.config.classifiers:
-        model, history, reused = _train_one(ctx, c)
+        model, history, reused, path = _train_one(ctx, c)
         ctx.models[c.name] = model
+        with open(path, "rb") as fh:
+            ctx.model_keys[c.name] = hashlib.sha1(fh.read()).hexdigest()
         ctx.histories[c.name] = history
         out[c.name] = {"model": c.model, "params": int(model.count_params()), "reused": reused,
                        "epochs": len(history.get("loss", [])), "adversarial": c.adversarial, "history": history}

@@ -159,7 +159,8 @@ def run(pipeline, stages, retrain, reports, runs, export_root, quiet):
                           export_root=export_root)
     width = max(len(s.name) for s in result.stages)
     for s in result.stages:
-        click.echo(f"{s.name:<{width}}  {s.status:<7} {s.seconds:7.1f} s" + (f"  {s.error}" if s.error else ""))
+        click.echo(f"{s.name:<{width}}  {s.status:<7} {s.seconds:7.1f} s" + ("  (reused)" if s.reused else "")
+                   + (f"  {s.error}" if s.error else ""))
     click.echo(f"total {result.seconds:.1f} s; report: {result.report_path}")
     if not result.ok:
         sys.exit(1)
