@@ -1,13 +1,14 @@
 """The one data path: a source name -> ``tf.data.Dataset`` of ``(image float32 [0,1] NHWC, label int64)``.
 
 Sources are decoded once per process and kept in memory (``functools.lru_cache``), then fed through
-``tf.data``: ``from_tensor_slices`` -> ``cache`` -> ``shuffle`` -> ``batch`` -> uint8-to-float and
-augmentation in ``map`` (Keras preprocessing layers) -> ``prefetch``, all with AUTOTUNE.
+``tf.data``: shuffled image indices -> ``batch`` -> one gather per batch and uint8-to-float in ``map``
+-> augmentation (Keras preprocessing layers) -> ``prefetch`` with AUTOTUNE.
 """
 from __future__ import annotations
 
 import functools
 import hashlib
+import os
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -184,7 +185,8 @@ def load(source: str = "digits", split: str = "train", *, image_size=None, chann
         shuffle: shuffle each epoch; default True for ``"train"``.
         augment: ``True`` for :class:`AugmentConfig` defaults, an ``AugmentConfig``, or None/False.
         crop: ``"none"``, ``"box"`` or ``"both"`` (box crops plus originals) for sources with boxes.
-        cache: cache the decoded tensors inside the pipeline.
+        cache: for an unshuffled, unaugmented split, cache the finished batches (the decoded images
+            are always held in memory).
         seed: seed of shuffling and augmentation; the same seed gives the same batches.
         data_dir, download: for TFDS sources.
         on_bad: ``"skip"`` unreadable files with a warning (counted in ``info.skipped``) or ``"raise"``.
@@ -207,21 +209,25 @@ def load(source: str = "digits", split: str = "train", *, image_size=None, chann
     raw = _raw(source, split, size, channels, crop, data_dir, bool(download), on_bad, split_seed)
     info = _info(source, split, raw)
     shuffle = split == "train" if shuffle is None else shuffle
-    ds = tf.data.Dataset.from_tensor_slices((raw.x, raw.y))
-    if cache:
-        ds = ds.cache()
+    # The split is already decoded in memory, so the pipeline shuffles and batches indices and gathers
+    # whole batches at once: one vectorised gather per step instead of per-image slicing.
+    x_all, y_all = tf.constant(raw.x), tf.constant(raw.y)
+    ds = tf.data.Dataset.range(len(raw.y))
     if shuffle:
-        ds = ds.shuffle(min(len(raw.y), 10_000), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(len(raw.y), seed=seed, reshuffle_each_iteration=True)
     if repeat:
         ds = ds.repeat()
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     uint8 = raw.x.dtype == np.uint8
 
-    def to_float(x, y):
+    def gather(idx):
+        x = tf.gather(x_all, idx)
         x = tf.cast(x, tf.float32) / 255.0 if uint8 else x
-        return x, y
+        return x, tf.gather(y_all, idx)
 
-    ds = ds.map(to_float, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.map(gather, num_parallel_calls=None)
+    if cache and not shuffle and not augment:
+        ds = ds.cache()
     if augment:
         cfg = AugmentConfig() if augment is True else augment
         if not isinstance(cfg, AugmentConfig):
@@ -236,4 +242,10 @@ def load(source: str = "digits", split: str = "train", *, image_size=None, chann
         # Sequential on purpose: the layers' seed generators advance once per batch, in order, so the
         # same seed gives the same augmented batches; each call is vectorised over the batch.
         ds = ds.map(aug, num_parallel_calls=None)
-    return ds.prefetch(tf.data.AUTOTUNE), info
+    # A small private thread pool: on a few cores tf.data's shared, autotuned pool competes with the
+    # training step for the same cores (benchmarks/pipeline.py measures the difference).
+    threads = max(1, (os.cpu_count() or 2) // 4)
+    options = tf.data.Options()
+    options.threading.private_threadpool_size = threads
+    options.autotune.enabled = False
+    return ds.prefetch(2).with_options(options), info
