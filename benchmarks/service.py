@@ -125,7 +125,7 @@ def main(argv=None):
 
     port = free_port()
     env = dict(os.environ, FEATURETEST_API_KEY="")
-    server = subprocess.Popen([sys.executable, "-m", "tf_featuretest.cli", "serve", "--models", models, "--host",
+    server = subprocess.Popen([sys.executable, "-m", "tf_featuretest", "serve", "--models", models, "--host",
                                "127.0.0.1", "--port", str(port), "--quiet"], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"

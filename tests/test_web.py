@@ -27,7 +27,7 @@ def server(tmp_path_factory, digits, digits_cnn):
     models = make_export(digits_cnn, x, y, tmp_path_factory.mktemp("web_exports"))
     port = free_port()
     env = dict(os.environ, FEATURETEST_API_KEY="")
-    proc = subprocess.Popen([sys.executable, "-m", "tf_featuretest.cli", "serve", "--models", models,
+    proc = subprocess.Popen([sys.executable, "-m", "tf_featuretest", "serve", "--models", models,
                              "--host", "127.0.0.1", "--port", str(port), "--quiet"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
