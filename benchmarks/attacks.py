@@ -183,17 +183,16 @@ def one_pixel_vs_art(model, xs, ys, args):
 
 
 def memory(model, xs, ys, args):
+    """RSS after PGD runs of growing length on one batch: flat RSS means no growth across iterations."""
     reps = int(np.ceil(args.mem_batch / len(ys)))
     x = tf.constant(np.concatenate([xs] * reps)[: args.mem_batch])
     y = tf.constant(np.concatenate([ys] * reps)[: args.mem_batch])
-    pgd(model, x, y, eps=args.eps, steps=2, seed=0).numpy()
-    short = max(2, args.mem_steps // 8)
-    pgd(model, x, y, eps=args.eps, steps=short, seed=0).numpy()
-    r_short = rss_mb()
-    pgd(model, x, y, eps=args.eps, steps=args.mem_steps, seed=0).numpy()
-    r_long = rss_mb()
-    print(f"PGD memory, batch {args.mem_batch}: RSS after {short} steps {r_short:.0f} MB, after {args.mem_steps} "
-          f"steps {r_long:.0f} MB, growth {r_long - r_short:+.0f} MB")
+    rows = []
+    for steps in (2, args.mem_steps, args.mem_steps, 4 * args.mem_steps):  # the first two warm up allocators
+        pgd(model, x, y, eps=args.eps, steps=steps, seed=0).numpy()
+        rows.append((steps, rss_mb()))
+    print(f"PGD memory, batch {args.mem_batch}: " + ", ".join(f"after {s} steps {r:.0f} MB" for s, r in rows))
+    print(f"growth from {args.mem_steps} to {4 * args.mem_steps} steps (after warm-up): {rows[3][1] - rows[2][1]:+.0f} MB")
 
 
 if __name__ == "__main__":
