@@ -191,3 +191,24 @@ def test_cli_testgen(digits_cnn, small_vae, tmp_path):
     assert all(os.path.getsize(p) > 1000 for p in payload["plots"])
     bad = CliRunner().invoke(cli, ["testgen", "--model", model_path, "--vae", vae_path, "--radius", "wide", "-q"])
     assert bad.exit_code == 2 and "radius" in bad.output
+
+
+def test_requery_equals_generating_again(digits_cnn, digits):
+    import keras
+
+    from tf_featuretest.models import build_classifier, train_vae
+    from tf_featuretest.testgen.latent import latent_tests, requery
+
+    x, y = digits["train"]
+    xs, ys = digits["test"]
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(128)
+    vae = train_vae(ds, x.shape[1:], latent_dim=4, epochs=1, seed=0)
+    keras.utils.set_random_seed(1)
+    other = build_classifier("small_cnn", 10, x.shape[1:])  # untrained: answers differ
+    kw = dict(n=40, count=4, radius="0.5local", seed=3)
+    first = latent_tests(digits_cnn, vae, (x, y), (xs, ys), **kw)
+    again = latent_tests(other, vae, (x, y), (xs, ys), **kw)
+    reused = requery(first, other)
+    np.testing.assert_array_equal(reused.predictions, again.predictions)
+    np.testing.assert_array_equal(reused.valid, again.valid)
+    assert reused.to_dict() == again.to_dict()

@@ -52,7 +52,7 @@ def stage_feature(ctx):
     from .report import feature_plots as fp
     from .report.style import image_grid_axes, save, show_image
     from .testgen.gan import gan_tests
-    from .testgen.latent import latent_tests
+    from .testgen.latent import latent_tests, requery
     from .testgen.separation import encode_features, r_separation
 
     f, info = ctx.config.feature, ctx.data["info"]
@@ -77,8 +77,10 @@ def stage_feature(ctx):
     first_name = next(iter(ctx.models))
     lt_first = None
     for name, model in ctx.models.items():
-        lt = latent_tests(model, vae, (xt, yt), (xs, ys), n=f.anchors * f.per_anchor, count=f.per_anchor,
-                          radius=f.radius, separation=lat, seed=ctx.config.seed)
+        # The cases and their validity depend only on the VAE: generate once, let each classifier answer.
+        lt = (requery(lt_first, model) if lt_first is not None else
+              latent_tests(model, vae, (xt, yt), (xs, ys), n=f.anchors * f.per_anchor, count=f.per_anchor,
+                           radius=f.radius, separation=lat, seed=ctx.config.seed))
         latent_results[name] = lt.to_dict()
         rows.append((name, "VAE latent", lt.num_cases, lt.validity_rate, lt.accuracy, lt.accuracy_all))
         lt_first = lt_first or lt

@@ -180,6 +180,19 @@ def summarize(source, kind, factor, out, predictions, num_classes, threshold, se
     """Build a :class:`LatentTestResult` from the numpy form of a check dict and predictions."""
     labels = np.asarray(out["labels"], np.int64)
     valid = np.asarray(out["valid"], bool)
+    n = len(labels)
+    rates = {k: float(np.mean(np.asarray(out[f"{k}_ok"], bool))) if n else 0.0 for k in ("nearest", "reencode", "elbo")}
+    return LatentTestResult(
+        source=source, radius_kind=kind, radius_factor=float(factor), num_cases=n, num_valid=int(valid.sum()),
+        validity_rate=float(valid.mean()) if n else 0.0, check_rates=rates, elbo_threshold=float(threshold),
+        images=np.asarray(out["images"], np.float32), labels=labels, valid=valid,
+        anchor_index=np.asarray(out["anchor_index"], np.int64), radius=np.asarray(out["radius"], np.float32),
+        latents=np.asarray(out["z"], np.float32), anchors=anchors, seed=int(seed),
+        **_answers(labels, valid, predictions, num_classes))
+
+
+def _answers(labels, valid, predictions, num_classes) -> dict:
+    """The classifier-dependent fields of a :class:`LatentTestResult`."""
     predictions = np.asarray(predictions, np.int64)
     correct = predictions == labels
     per_acc, per_n = [], []
@@ -187,16 +200,25 @@ def summarize(source, kind, factor, out, predictions, num_classes, threshold, se
         m = valid & (labels == c)
         per_n.append(int(m.sum()))
         per_acc.append(float(correct[m].mean()) if m.any() else float("nan"))
-    n = len(labels)
-    rates = {k: float(np.mean(np.asarray(out[f"{k}_ok"], bool))) if n else 0.0 for k in ("nearest", "reencode", "elbo")}
-    return LatentTestResult(
-        source=source, radius_kind=kind, radius_factor=float(factor), num_cases=n, num_valid=int(valid.sum()),
-        validity_rate=float(valid.mean()) if n else 0.0, check_rates=rates, elbo_threshold=float(threshold),
-        accuracy=float(correct[valid].mean()) if valid.any() else float("nan"),
-        accuracy_all=float(correct.mean()) if n else float("nan"), per_class_accuracy=tuple(per_acc),
-        per_class_valid=tuple(per_n), images=np.asarray(out["images"], np.float32), labels=labels,
-        predictions=predictions, valid=valid, anchor_index=np.asarray(out["anchor_index"], np.int64),
-        radius=np.asarray(out["radius"], np.float32), latents=np.asarray(out["z"], np.float32), anchors=anchors, seed=int(seed))
+    return {"predictions": predictions, "per_class_accuracy": tuple(per_acc), "per_class_valid": tuple(per_n),
+            "accuracy": float(correct[valid].mean()) if valid.any() else float("nan"),
+            "accuracy_all": float(correct.mean()) if len(labels) else float("nan")}
+
+
+def requery(result: LatentTestResult, model, batch_size=256) -> LatentTestResult:
+    """The same generated cases and validity flags, answered by another classifier.
+
+    Generation and the validity checks depend only on the generative models, so comparing several
+    classifiers needs them once.
+
+    Example:
+        >>> other = requery(latent_tests(cnn, vae, train, anchors), robust_cnn)  # doctest: +SKIP
+    """
+    import dataclasses
+
+    predictions = predict_labels(model, result.images, batch_size)
+    return dataclasses.replace(result, **_answers(result.labels, result.valid, predictions,
+                                                  len(result.per_class_valid)))
 
 
 def reference_latents(vae, x_train, y_train, *, elbo_percentile=1.0, batch_size=256):
