@@ -6,11 +6,20 @@ mutation factor ``F = 0.5`` and no crossover, as in the paper: a child
 (untargeted) or raises the target probability (targeted). An image stops as soon as one
 candidate succeeds.
 
-Speed comes from batching: the population of *every* image in flight is evaluated in one
-compiled forward pass of ``images_per_pass * popsize`` images, and finished images are replaced
-by waiting ones at once (continuous batching), so the forward passes stay full. The DE
-bookkeeping (a few thousand numbers per image) runs in NumPy with one random generator per
-image, so results do not depend on how images are grouped.
+Speed comes from three things:
+
+* one pixel is evaluated *locally* (:mod:`._local`): for plain convolutional networks only the
+  changed pixel's footprint in each layer is recomputed, from the clean image's activations,
+  instead of running the whole network on every candidate (exact up to float32 summation order);
+  other models and ``k > 1`` run the whole model on each candidate image;
+* candidates are batched across images: every evaluation takes a fixed number of candidates
+  from all images in flight, and finished images are replaced by waiting ones at once;
+* candidates that repeat an earlier one of the same image exactly (DE truncates positions to
+  whole pixels and clips values, so repeats are common once the population converges) reuse
+  its result instead of being evaluated again.
+
+The DE bookkeeping runs in NumPy with one random generator per image, so results do not depend
+on how images are grouped.
 """
 from __future__ import annotations
 
@@ -21,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..errors import ConfigError
-from . import _ops
+from . import _local, _ops
 
 _F = 0.5
 
@@ -62,31 +71,69 @@ class OnePixelResult:
                 "target": tgt}
 
 
-def _evaluator(lm):
-    """Compiled ``(x [G,H,W,C], cand [G,P,k,2+C], use [G], targeted [G]) -> (fitness, success, pred)``."""
+def _score(logits, use, targeted):
+    """``(fitness, success, pred)`` per variant from logits ``[n, classes]``; lower fitness is better."""
+    probs = tf.nn.softmax(logits)
+    pred = tf.argmax(probs, -1, output_type=tf.int64)
+    p_use = tf.gather(probs, use, batch_dims=1)
+    fitness = tf.where(targeted, -p_use, p_use)
+    success = tf.where(targeted, tf.equal(pred, use), tf.not_equal(pred, use))
+    return fitness, success, pred
 
-    def evaluate(x, cand, use, targeted):
-        g, p = tf.shape(cand)[0], tf.shape(cand)[1]
+
+def _evaluator(lm):
+    """Compiled ``(x [G,H,W,C], img [n], cand [n,k,2+C], use [n], targeted [n]) -> (fitness, success, pred)``.
+
+    Builds every candidate image (``x[img]`` with its ``k`` pixels set) and runs the whole model.
+    """
+
+    def evaluate(x, img, cand, use, targeted):
+        imgs = tf.gather(x, img)
         h, w = tf.shape(x)[1], tf.shape(x)[2]
-        imgs = tf.reshape(tf.repeat(x[:, None], p, axis=1), tf.concat([[g * p], tf.shape(x)[1:]], 0))
-        flat = tf.reshape(cand, [g * p, -1, tf.shape(cand)[-1]])
-        rows = tf.cast(flat[..., 0], tf.int32)
-        cols = tf.cast(flat[..., 1], tf.int32)
-        for j in range(cand.shape[2]):
+        rows = tf.cast(cand[..., 0], tf.int32)
+        cols = tf.cast(cand[..., 1], tf.int32)
+        for j in range(cand.shape[1]):
             mask = tf.logical_and(tf.one_hot(rows[:, j], h, on_value=True, off_value=False)[:, :, None],
                                   tf.one_hot(cols[:, j], w, on_value=True, off_value=False)[:, None, :])
-            imgs = tf.where(mask[..., None], flat[:, j, None, None, 2:], imgs)
-        probs = tf.nn.softmax(lm(imgs, training=False))
-        probs = tf.reshape(probs, [g, p, -1])
-        pred = tf.argmax(probs, -1, output_type=tf.int64)
-        use_b = tf.broadcast_to(use[:, None], [g, p])
-        p_use = tf.gather(probs, use_b, batch_dims=2)
-        tb = tf.broadcast_to(targeted[:, None], [g, p])
-        fitness = tf.where(tb, -p_use, p_use)
-        success = tf.where(tb, tf.equal(pred, use_b), tf.not_equal(pred, use_b))
-        return fitness, success, pred
+            imgs = tf.where(mask[..., None], cand[:, j, None, None, 2:], imgs)
+        return _score(lm(imgs, training=False), use, targeted)
 
     return tf.function(evaluate, reduce_retracing=True)
+
+
+def _local_evaluator(engine):
+    """The same contract for one pixel, through :mod:`._local` (only the pixel's footprint is recomputed).
+
+    The clean images' activations are computed by TensorFlow's own kernels and reused until an image
+    enters a slot; the window arithmetic is compiled with XLA (it fuses the many small window
+    operations); the head partitions variants by window position, which XLA cannot compile. The
+    returned function takes two more arguments: ``engine.prepare()`` and a dict, both made once per
+    attack (the dict keeps the clean activations of the image tensor last seen).
+    """
+    base_fn = tf.function(engine.base)
+    core = tf.function(engine.changes, jit_compile=True)
+
+    @tf.function
+    def finish(head_base, delta, r0, c0, prepared, use, targeted):
+        return _score(engine.finish(head_base, delta, r0, c0, prepared), use, targeted)
+
+    def evaluate(x, img, cand, use, targeted, prepared, state):
+        if state.get("x") is not x:
+            state["x"], state["base"] = x, base_fn(x)
+        parts = core(state["base"], img, cand[:, 0, 0], cand[:, 0, 1], cand[:, 0, 2:], prepared)
+        return finish(*parts, prepared, use, targeted)
+
+    return evaluate
+
+
+def _pick_evaluator(model, lm, k, shape):
+    """``(evaluate, extra args)``: the local evaluator when it applies (one pixel, supported layers), else the full one."""
+    if k == 1:
+        engine = _ops.cached(model, ("one_pixel_local", shape), lambda: _local.build(lm, shape))
+        if engine is not None:
+            fn = _ops.cached(model, ("one_pixel_local_fn", shape), lambda: _local_evaluator(engine))
+            return fn, (engine.prepare(), {})
+    return _ops.cached(model, ("one_pixel",), lambda: _evaluator(_ops.weak_model(lm))), ()
 
 
 def _init_population(rng, popsize, k, shape):
@@ -109,6 +156,54 @@ def _mutate(rng, pop, upper):
     return np.clip(child, 0.0, upper).astype(np.float32)
 
 
+def _keys(trials, image):
+    """Keys that identify what a candidate does to the image: its integer pixel positions and value bits.
+
+    Candidates that only write back the image's own values all leave it unchanged and share the key ``b""``.
+    """
+    pos = trials[..., :2].astype(np.int32)
+    vals = np.ascontiguousarray(trials[..., 2:])
+    clean = np.all(image[pos[..., 0], pos[..., 1]] == vals, axis=(1, 2))
+    raw = np.concatenate([pos.reshape(len(trials), -1).view(np.uint8), vals.reshape(len(trials), -1).view(np.uint8)],
+                         axis=1)
+    keys = np.ascontiguousarray(raw).view(f"V{raw.shape[1]}").ravel().tolist()  # one bytes object per row
+    for j in np.flatnonzero(clean).tolist():
+        keys[j] = b""
+    return keys
+
+
+class _Search:
+    """One image's differential evolution: its population, the generation in evaluation, and a memo.
+
+    DE children often repeat earlier candidates exactly (positions are truncated to whole pixels and
+    values clipped to [0, 1]), so every evaluated candidate's result is kept by key and reused.
+    """
+
+    def __init__(self, index, slot, rng):
+        self.index, self.slot, self.rng = index, slot, rng
+        self.pop = self.fit = None
+        self.gen = 0
+        self.memo = {}
+
+    def start_generation(self, trials, image):
+        self.trials, self.keys = trials, _keys(trials, image)
+        first = {}
+        for j, key in enumerate(self.keys):
+            if key not in self.memo and key not in first:
+                first[key] = j
+        self.todo = np.fromiter(first.values(), np.int64, len(first))
+
+    def record(self, take, fit, ok, pred):
+        keys = self.keys
+        self.memo.update(zip([keys[j] for j in take.tolist()], zip(fit.tolist(), ok.tolist(), pred.tolist())))
+
+    def fill(self):
+        """Results of all candidates of this generation, from the memo (evaluated ones are in it too)."""
+        memo = self.memo
+        fit, ok, pred = zip(*[memo[key] for key in self.keys])
+        self.tfit, self.tok, self.tpred = (np.array(fit, np.float32), np.array(ok, bool), np.array(pred, np.int64))
+
+
 def one_pixel_attack(model, x, y, *, pixels=1, popsize=400, generations=100, target=None, seed=None,
                      images_per_pass=None) -> OnePixelResult:
     """Run the k-pixel differential-evolution attack and report which pixels changed.
@@ -122,11 +217,12 @@ def one_pixel_attack(model, x, y, *, pixels=1, popsize=400, generations=100, tar
         generations: maximum DE generations (100 in the paper).
         target: None (untargeted), a class, or one class per image.
         seed: the same seed gives the same result.
-        images_per_pass: images whose populations share one forward pass (default ``1024 // popsize``;
-            small passes stay in cache and run faster per image on CPU).
+        images_per_pass: each model evaluation takes ``images_per_pass * popsize`` candidates (default
+            ``1024 // popsize``), from up to ``6 * images_per_pass`` images in flight.
 
     Returns:
-        A :class:`OnePixelResult`.
+        A :class:`OnePixelResult`. ``success`` and ``predicted`` come from the whole model applied
+        to the returned images.
 
     Example:
         >>> res = one_pixel_attack(model, x[:8], y[:8], generations=20, seed=0)  # doctest: +SKIP
@@ -137,7 +233,8 @@ def one_pixel_attack(model, x, y, *, pixels=1, popsize=400, generations=100, tar
     generations = _ops.check_steps(generations, "generations")
     if popsize < 4:
         raise ConfigError(f"popsize must be at least 4, got {popsize!r}")
-    group = _ops.check_steps(images_per_pass or max(1, 1024 // popsize), "images_per_pass")
+    if images_per_pass is not None:
+        _ops.check_steps(images_per_pass, "images_per_pass")
     lm = _ops.logits_model(model)
     ncls = _ops.num_classes(lm)
     x, y = _ops.check_inputs(x, y, ncls)
@@ -146,49 +243,89 @@ def one_pixel_attack(model, x, y, *, pixels=1, popsize=400, generations=100, tar
     seed = int(_ops.seed_pair(seed)[0])
     xs, ys = x.numpy(), y.numpy()
     use, targeted = np.where(t >= 0, t, ys), t >= 0
-    evaluate = _ops.cached(model, ("one_pixel",), lambda: _evaluator(_ops.weak_model(lm)))
+    evaluate, extra = _pick_evaluator(model, lm, k, shape)
+    per_pass = int(images_per_pass or max(1, 1024 // popsize))
+    batch = min(n, per_pass) * popsize  # candidates per evaluation: a fixed shape, so XLA compiles once
+    slots = min(n, 6 * per_pass)  # images in flight: memo hits leave most of a generation unevaluated
+    xbuf = np.zeros((slots,) + shape, np.float32)
+    x_t = None  # xbuf as a tensor, remade only when an image enters a slot
     upper = np.array([shape[0] - 1e-3, shape[1] - 1e-3] + [1.0] * shape[2], np.float32)
 
     best = np.zeros((n, k, 2 + shape[2]), np.float32)
-    success = np.zeros(n, bool)
-    predicted = ys.copy()
     gens = np.zeros(n, np.int64)
-    queue, slots = deque(range(n)), []  # slot: [index, rng, pop, fitness, generation]
-    while queue or slots:
-        while queue and len(slots) < group:
+    queue, flight, free = deque(range(n)), [], list(range(slots))[::-1]
+
+    def advance(s):
+        """Close the generation just evaluated; start the next one. False when the image is done."""
+        s.fill()
+        if s.pop is None:
+            s.pop, s.fit = s.trials, s.tfit.copy()
+        else:
+            better = s.tfit < s.fit
+            s.pop = np.where(better[:, None, None], s.trials, s.pop)
+            s.fit = np.where(better, s.tfit, s.fit)
+        if s.tok.any():
+            m = int(np.flatnonzero(s.tok)[np.argmin(s.tfit[s.tok])])
+            best[s.index], gens[s.index] = s.trials[m], s.gen
+            return False
+        if s.gen >= generations:
+            best[s.index], gens[s.index] = s.pop[int(np.argmin(s.fit))], s.gen
+            return False
+        s.gen += 1
+        s.start_generation(_mutate(s.rng, s.pop, upper), xs[s.index])
+        return True
+
+    while queue or flight:
+        while queue and len(flight) < slots and sum(len(s.todo) for s in flight) < batch:
             i = queue.popleft()
-            rng = np.random.default_rng([seed, i])
-            slots.append([i, rng, None, None, 0])
-        trials = np.stack([_init_population(s[1], popsize, k, shape) if s[2] is None else _mutate(s[1], s[2], upper)
-                           for s in slots])
-        idx = np.array([s[0] for s in slots])
-        fit, ok, pred = (v.numpy() for v in evaluate(tf.constant(xs[idx]), tf.constant(trials),
-                                                      tf.constant(use[idx]), tf.constant(targeted[idx])))
+            s = _Search(i, free.pop(), np.random.default_rng([seed, i]))
+            xbuf[s.slot] = xs[i]
+            x_t = None
+            s.start_generation(_init_population(s.rng, popsize, k, shape), xs[i])
+            flight.append(s)
+        picked, room = [], batch
+        for s in flight:
+            if room and len(s.todo):
+                take, s.todo = s.todo[:room], s.todo[room:]
+                picked.append((s, take))
+                room -= len(take)
+        if picked:
+            img = np.concatenate([np.full(len(tk), s.slot) for s, tk in picked])
+            cand = np.concatenate([s.trials[tk] for s, tk in picked])
+            who = np.concatenate([np.full(len(tk), s.index) for s, tk in picked])
+            if room:  # pad the last passes to the fixed shape
+                pad = np.zeros(room, np.int64)
+                img, cand, who = np.concatenate([img, img[pad]]), np.concatenate([cand, cand[pad]]), np.concatenate([who, who[pad]])
+            if x_t is None:
+                x_t = tf.constant(xbuf)
+            fit, ok, pred = (v.numpy() for v in evaluate(x_t, tf.constant(img, tf.int32),
+                                                          tf.constant(cand), tf.constant(use[who]),
+                                                          tf.constant(targeted[who]), *extra))
+            at = 0
+            for s, tk in picked:
+                s.record(tk, fit[at:at + len(tk)], ok[at:at + len(tk)], pred[at:at + len(tk)])
+                at += len(tk)
         keep = []
-        for j, s in enumerate(slots):
-            i = s[0]
-            if s[2] is None:
-                s[2], s[3] = trials[j], fit[j]
-            else:
-                better = fit[j] < s[3]
-                s[2] = np.where(better[:, None, None], trials[j], s[2])
-                s[3] = np.where(better, fit[j], s[3])
-            if ok[j].any():
-                m = int(np.flatnonzero(ok[j])[np.argmin(fit[j][ok[j]])])
-                best[i], success[i], predicted[i], gens[i] = trials[j][m], True, pred[j][m], s[4]
-            elif s[4] >= generations:
-                m = int(np.argmin(s[3]))
-                best[i], gens[i] = s[2][m], s[4]
-            else:
-                s[4] += 1
+        for s in flight:
+            alive = True
+            while alive and not len(s.todo):
+                alive = advance(s)
+            if alive:
                 keep.append(s)
-        slots = keep
+            else:
+                free.append(s.slot)
+        flight = keep
 
     images = xs.copy()
     rows, cols = best[..., 0].astype(np.int64), best[..., 1].astype(np.int64)
     for i in range(n):
         for j in range(k):
             images[i, rows[i, j], cols[i, j]] = best[i, j, 2:]
+    predicted, success = ys.copy(), np.zeros(n, bool)
+    if n:  # the verdict comes from the whole model on the returned images, whatever evaluated the search
+        logits = lm(tf.constant(images), training=False)
+        predicted = tf.argmax(logits, -1).numpy().astype(ys.dtype)
+        success = np.where(targeted, predicted == use, predicted != ys)
     return OnePixelResult(images=images, pixels=np.stack([rows, cols], -1), values=best[..., 2:], success=success,
                           predicted=predicted, generations=gens, target=None if target is None else t)
 
