@@ -13,7 +13,7 @@ seconds (CPU seconds move less when other processes share the machine). Peers th
 install or import are reported and skipped.
 
 Run: ``python benchmarks/attacks.py [--images 512] [--batch 128] [--steps 40] [--op-images 8]
-[--op-generations 100] [--mem-batch 1024] [--only floor,fgsm,pgd,cleverhans,one_pixel,memory]``
+[--op-generations 100] [--op-pick first|least-confident] [--mem-batch 1024] [--only floor,fgsm,pgd,cleverhans,one_pixel,memory]``
 """
 import argparse
 import os
@@ -76,6 +76,9 @@ def main():
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--op-images", type=int, default=8, help="images for the one-pixel comparison")
     ap.add_argument("--op-generations", type=int, default=100)
+    ap.add_argument("--op-pick", default="first", choices=["first", "least-confident"],
+                    help="one-pixel images: the first test images, or the correctly classified ones with the "
+                         "smallest margin between the top two probabilities (where one pixel can matter)")
     ap.add_argument("--mem-batch", type=int, default=1024)
     ap.add_argument("--mem-steps", type=int, default=40)
     ap.add_argument("--seed", type=int, default=0)
@@ -153,6 +156,13 @@ def cleverhans_pgd(model, args):
 def one_pixel_vs_art(model, xs, ys, args):
     n, gens = args.op_images, args.op_generations
     pick = np.arange(n)
+    if args.op_pick == "least-confident":
+        probs = tf.nn.softmax(model.predict(xs, verbose=0)).numpy()
+        top2 = np.sort(probs, axis=1)[:, -2:]
+        margin = np.where(probs.argmax(1) == ys, top2[:, 1] - top2[:, 0], np.inf)
+        pick = np.argsort(margin, kind="stable")[:n]
+        print(f"one-pixel images: {n} least-confident correct test images (top-2 margins "
+              f"{margin[pick].min():.3f}..{margin[pick].max():.3f})")
     x, y = xs[pick], ys[pick]
     pop = max(1, 400 // (2 + x.shape[-1])) * (2 + x.shape[-1])  # ART's total population (scipy popsize x dims)
     t0 = time.perf_counter()
