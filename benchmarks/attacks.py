@@ -2,20 +2,23 @@
 
 Prints:
 * floor: one compiled forward+backward pass (gradient of the loss w.r.t. the input) per batch;
-* FGSM time / floor, and PGD-k time / (k x floor) (targets: <= 1.03);
+* FGSM time / floor, and PGD-k time / (k x floor) (targets: <= 1.03), each measured against floor
+  passes of about the same total duration;
 * CleverHans 4.0 PGD-k throughput, and ours / CleverHans (target: >= 1.05);
 * one-pixel: our images/s / ART PixelAttack's (DE, equal population and generations; target >= 20)
   and both success rates on the same images (target: ours >= ART's);
-* PGD memory on a large batch: resident memory after a short and a long run (no growth expected).
+* PGD memory on a large batch: resident memory after runs of 4x and 16x ``--mem-steps`` (no growth expected).
 
-Gradient-attack times are the best of ``--repeats`` interleaved rounds, as wall and process-CPU
-seconds (CPU seconds move less when other processes share the machine). Peers that fail to
+Gradient attacks run in ``--repeats`` interleaved rounds; each ratio is the median over rounds of
+the ratio within a round, as wall and process-CPU seconds (CPU seconds move less when other
+processes share the machine). Peers that fail to
 install or import are reported and skipped.
 
-Run: ``python benchmarks/attacks.py [--images 512] [--batch 128] [--steps 40] [--op-images 8]
+Run: ``python benchmarks/attacks.py [--images 512] [--batch 128] [--steps 40] [--short-passes 20] [--op-images 8]
 [--op-generations 100] [--op-pick first|least-confident] [--mem-batch 1024] [--only floor,fgsm,pgd,cleverhans,one_pixel,memory]``
 """
 import argparse
+import gc
 import os
 import time
 
@@ -31,21 +34,33 @@ from tf_featuretest.models import build_classifier, compile_classifier  # noqa: 
 
 
 def compare(contenders, repeats):
-    """Best (wall, CPU) seconds of each ``name -> fn``, measured in interleaved rounds.
+    """Per-round (wall, CPU) seconds of each ``name -> fn``, measured in interleaved rounds.
 
-    Interleaving and taking the minimum keeps the ratios fair when other processes share the CPU;
-    process CPU seconds are printed too, as they move less with the machine's load.
+    Each round runs every contender once, in an order rotated from round to round; ratios are then
+    taken within a round (see :func:`ratio`), so a burst of load from other processes on a shared
+    machine hits both sides of a ratio or only one round.
     """
+    names = list(contenders)
     for fn in contenders.values():
         fn()  # warm-up (tracing)
-    best = {name: [float("inf"), float("inf")] for name in contenders}
-    for _ in range(repeats):
-        for name, fn in contenders.items():
+    times = {name: [] for name in names}
+    for r in range(repeats):
+        for name in names[r % len(names):] + names[:r % len(names)]:
             w0, c0 = time.perf_counter(), time.process_time()
-            fn()
-            w, c = time.perf_counter() - w0, time.process_time() - c0
-            best[name] = [min(best[name][0], w), min(best[name][1], c)]
-    return best
+            contenders[name]()
+            times[name].append((time.perf_counter() - w0, time.process_time() - c0))
+    return times
+
+
+def ratio(times, a, b):
+    """``(wall, CPU)``: the median over rounds of ``time[a] / time[b]`` in the same round."""
+    pairs = np.array([[ta[0] / tb[0], ta[1] / tb[1]] for ta, tb in zip(times[a], times[b])])
+    return tuple(np.median(pairs, axis=0))
+
+
+def best(times, name):
+    """``(wall, CPU)``: the fastest round."""
+    return tuple(np.min(np.array(times[name]), axis=0))
 
 
 def rss_mb():
@@ -72,7 +87,8 @@ def main():
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--steps", type=int, default=40)
     ap.add_argument("--eps", type=float, default=0.1)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--short-passes", type=int, default=20, help="passes per round for the floor and FGSM")
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--op-images", type=int, default=8, help="images for the one-pixel comparison")
     ap.add_argument("--op-generations", type=int, default=100)
@@ -93,7 +109,7 @@ def main():
     batches = [(tf.constant(xs[i:i + args.batch]), tf.constant(ys[i:i + args.batch]))
                for i in range(0, len(ys), args.batch)]
     print(f"digits CNN ({model.count_params()} params), {len(ys)} images in batches of {args.batch}, "
-          f"eps={args.eps}, best of {args.repeats}")
+          f"eps={args.eps}, {args.repeats} interleaved rounds")
 
     @tf.function
     def fwd_bwd(x, y):
@@ -102,35 +118,52 @@ def main():
             loss = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(y, model(x, training=False)))
         return tape.gradient(loss, x)
 
-    def run_all(fn):
-        return lambda: [fn(x, y).numpy() for x, y in batches]
+    def run_all(fn, passes=1):
+        def run():
+            for _ in range(passes):
+                for x, y in batches:
+                    fn(x, y).numpy()
+        return run
 
-    steps, eps = args.steps, args.eps
-    contenders = {"floor": run_all(fwd_bwd)}
+    # contenders that are compared run for about the same time, so that a burst of load on a shared
+    # machine cannot favour the shorter one: FGSM against `--short-passes` floor passes, PGD-k and
+    # CleverHans against k floor passes
+    steps, eps, short = args.steps, args.eps, args.short_passes
+    contenders = {"floor": run_all(fwd_bwd, short)}
     if "fgsm" in only:
-        contenders["fgsm"] = run_all(lambda x, y: fgsm(model, x, y, eps=eps))
+        contenders["fgsm"] = run_all(lambda x, y: fgsm(model, x, y, eps=eps), short)
     if "pgd" in only or "cleverhans" in only:
+        contenders[f"floor x{steps}"] = run_all(fwd_bwd, steps)
         contenders["pgd"] = run_all(lambda x, y: pgd(model, x, y, eps=eps, steps=steps, seed=0))
     if "cleverhans" in only:
         ch = cleverhans_pgd(model, args)
         if ch is not None:
             contenders["cleverhans"] = run_all(ch)
     t = compare(contenders, args.repeats)
-    fl = t["floor"]
-    print(f"floor (one forward+backward over all batches): {fl[0] * 1e3:.1f} ms wall, {fl[1] * 1e3:.1f} ms CPU")
+
+    def both(a, b):
+        """'median x (fastest x)': median of within-round ratios, and the ratio of fastest rounds."""
+        (mw, mc), (fa, fb) = ratio(t, a, b), (best(t, a), best(t, b))
+        return (f"{mw:.3f}x wall, {mc:.3f}x CPU (fastest rounds: {fa[0] / fb[0]:.3f}x wall, "
+                f"{fa[1] / fb[1]:.3f}x CPU)")
+
+    fl = [v / short for v in best(t, "floor")]
+    print(f"floor (one forward+backward over all batches, fastest of {args.repeats} rounds of {short}): "
+          f"{fl[0] * 1e3:.1f} ms wall, {fl[1] * 1e3:.1f} ms CPU. Ratios: median over rounds of the ratio "
+          f"within a round, and the ratio of the fastest rounds")
     if "fgsm" in t:
-        w, c = t["fgsm"]
-        print(f"FGSM: {w * 1e3:.1f} ms = {w / fl[0]:.3f}x floor wall, {c / fl[1]:.3f}x CPU (target <= 1.03)")
+        print(f"FGSM: {best(t, 'fgsm')[0] / short * 1e3:.1f} ms = {both('fgsm', 'floor')} (target <= 1.03)")
     if "pgd" in t:
-        w, c = t["pgd"]
-        print(f"PGD-{steps}: {w:.2f} s = {w / (steps * fl[0]):.3f}x ({steps} x floor) wall, "
-              f"{c / (steps * fl[1]):.3f}x CPU (target <= 1.03); {len(ys) / w:.1f} images/s")
+        fk = best(t, f"floor x{steps}")
+        print(f"floor x{steps}: {fk[0]:.2f} s wall, {fk[1]:.2f} s CPU")
+        bw = best(t, "pgd")[0]
+        print(f"PGD-{steps}: {bw:.2f} s ({len(ys) / bw:.1f} images/s) = {both('pgd', f'floor x{steps}')} "
+              f"(target <= 1.03)")
     if "cleverhans" in t:
-        w, c = t["cleverhans"]
-        print(f"CleverHans PGD-{steps}: {w:.2f} s = {w / (steps * fl[0]):.3f}x floor wall, "
-              f"{c / (steps * fl[1]):.3f}x CPU; {len(ys) / w:.1f} images/s")
-        print(f"PGD throughput ours / CleverHans = {w / t['pgd'][0]:.3f}x wall, {c / t['pgd'][1]:.3f}x CPU "
-              f"(target >= 1.05)")
+        bw = best(t, "cleverhans")[0]
+        print(f"CleverHans PGD-{steps}: {bw:.2f} s ({len(ys) / bw:.1f} images/s) = "
+              f"{both('cleverhans', f'floor x{steps}')}")
+        print(f"PGD throughput ours / CleverHans = {both('cleverhans', 'pgd')} (target >= 1.05)")
     if "one_pixel" in only:
         one_pixel_vs_art(model, xs, ys, args)
     if "memory" in only:
@@ -196,16 +229,26 @@ def one_pixel_vs_art(model, xs, ys, args):
 
 
 def memory(model, xs, ys, args):
-    """RSS after PGD runs of growing length on one batch: flat RSS means no growth across iterations."""
+    """RSS after PGD runs of growing length on one batch.
+
+    The allocator settles over the first runs and then moves by tens of MB either way, so the
+    check compares a run 4x as long as a run it follows: a leak per iteration would add at least
+    one batch (4 MB at 1024 x 32 x 32) per extra step, i.e. gigabytes.
+    """
     reps = int(np.ceil(args.mem_batch / len(ys)))
     x = tf.constant(np.concatenate([xs] * reps)[: args.mem_batch])
     y = tf.constant(np.concatenate([ys] * reps)[: args.mem_batch])
+    m = args.mem_steps
     rows = []
-    for steps in (2, args.mem_steps, args.mem_steps, 4 * args.mem_steps):  # the first two warm up allocators
+    for steps in (2, m, 4 * m, 4 * m, 16 * m):  # the first three warm up the allocators
         pgd(model, x, y, eps=args.eps, steps=steps, seed=0).numpy()
+        gc.collect()
         rows.append((steps, rss_mb()))
     print(f"PGD memory, batch {args.mem_batch}: " + ", ".join(f"after {s} steps {r:.0f} MB" for s, r in rows))
-    print(f"growth from {args.mem_steps} to {4 * args.mem_steps} steps (after warm-up): {rows[3][1] - rows[2][1]:+.0f} MB")
+    extra = 12 * m
+    growth = rows[4][1] - rows[3][1]
+    print(f"growth from a {4 * m}-step to a {16 * m}-step run: {growth:+.0f} MB over {extra} more steps "
+          f"({growth / extra * 1024:+.0f} KB per step; one batch is {x.numpy().nbytes / 2**20:.0f} MB)")
 
 
 if __name__ == "__main__":
