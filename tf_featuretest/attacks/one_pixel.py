@@ -18,8 +18,10 @@ Speed comes from three things:
   whole pixels and clips values, so repeats are common once the population converges) reuse
   its result instead of being evaluated again.
 
-The DE bookkeeping runs in NumPy with one random generator per image, so results do not depend
-on how images are grouped.
+The DE bookkeeping runs in NumPy with one random generator per image, so how images are grouped
+matters only where float rounding (which depends on the batch shape) tips a comparison. Whatever
+evaluated the search, the reported success and prediction come from the whole model applied to
+the returned images.
 """
 from __future__ import annotations
 
