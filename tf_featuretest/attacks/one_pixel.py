@@ -115,7 +115,7 @@ def _local_evaluator(engine):
     base_fn = tf.function(engine.base)
     core = tf.function(engine.changes, jit_compile=True)
 
-    @tf.function
+    @tf.function(autograph=False)  # straight-line code; AutoGraph cannot read this closure's source
     def finish(head_base, delta, r0, c0, prepared, use, targeted):
         return _score(engine.finish(head_base, delta, r0, c0, prepared), use, targeted)
 

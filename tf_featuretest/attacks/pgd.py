@@ -109,6 +109,9 @@ def pgd(model, x, y, *, eps, step_size=None, steps=40, target=None, norm=np.inf,
         lambda xa, x0, yb, tb, e, a, act: _step(wm, xa, x0, yb, tb, e, a, act, norm, early_stop)))
     x_adv = _ops.random_start(x, eps_t, norm, _ops.seed_pair(seed)) if random_start else x
     active = tf.ones([n], tf.bool)
+    # every step has the same signature: call the traced graph directly (saves the per-call dispatch
+    # of the polymorphic function, about 1 ms, which is 1-2% of a step on the digits CNN)
+    step = step.get_concrete_function(x_adv, x, y, t, eps_t, size_t, active)
     for _ in range(steps):
         x_adv, active = step(x_adv, x, y, t, eps_t, size_t, active)
         if early_stop and not bool(tf.reduce_any(active)):
