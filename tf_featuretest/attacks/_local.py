@@ -194,20 +194,17 @@ class LocalEvaluator:
     def __init__(self, model):
         self.steps, self.head, self.rest = _plan(model)
         # padding each base map needs: its own window gathers, and pooling regions read from it
-        self.pads = []
-        prev = None
-        for st in self.steps:
+        self.input_pads = ((0, 0), (0, 0))
+        for i, st in enumerate(self.steps):
             if st["kind"] == "pool":
                 sh, sw = st["layer"].pool_size
                 need = tuple(_region_pads(st[f"in_{a}"], st[a], s) for a, s in (("rows", sh), ("cols", sw)))
-                if prev is None:
-                    self.input_pads = need
+                if i:
+                    self.steps[i - 1]["in_pads"] = need
                 else:
-                    prev["in_pads"] = need
+                    self.input_pads = need
             if st["kind"] == "conv":
                 st["pads"] = (st["rows"].pads(st["rows"].window), st["cols"].pads(st["cols"].window))
-            prev = st
-        self.input_pads = getattr(self, "input_pads", ((0, 0), (0, 0)))
 
     # -- clean-image pass: pre-activations of convolutions, inputs of pooling layers, head base
 
