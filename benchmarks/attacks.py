@@ -27,48 +27,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from _harness import fastest, interleaved, median_ratio, rss_mb  # noqa: E402
 
 from tf_featuretest.attacks import fgsm, one_pixel_attack, pgd  # noqa: E402
 from tf_featuretest.data import load_arrays  # noqa: E402
 from tf_featuretest.models import build_classifier, compile_classifier  # noqa: E402
-
-
-def compare(contenders, repeats):
-    """Per-round (wall, CPU) seconds of each ``name -> fn``, measured in interleaved rounds.
-
-    Each round runs every contender once, in an order rotated from round to round; ratios are then
-    taken within a round (see :func:`ratio`), so a burst of load from other processes on a shared
-    machine hits both sides of a ratio or only one round.
-    """
-    names = list(contenders)
-    for fn in contenders.values():
-        fn()  # warm-up (tracing)
-    times = {name: [] for name in names}
-    for r in range(repeats):
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            w0, c0 = time.perf_counter(), time.process_time()
-            contenders[name]()
-            times[name].append((time.perf_counter() - w0, time.process_time() - c0))
-    return times
-
-
-def ratio(times, a, b):
-    """``(wall, CPU)``: the median over rounds of ``time[a] / time[b]`` in the same round."""
-    pairs = np.array([[ta[0] / tb[0], ta[1] / tb[1]] for ta, tb in zip(times[a], times[b])])
-    return tuple(np.median(pairs, axis=0))
-
-
-def best(times, name):
-    """``(wall, CPU)``: the fastest round."""
-    return tuple(np.min(np.array(times[name]), axis=0))
-
-
-def rss_mb():
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def train_model(epochs, seed):
@@ -139,28 +102,28 @@ def main():
         ch = cleverhans_pgd(model, args)
         if ch is not None:
             contenders["cleverhans"] = run_all(ch)
-    t = compare(contenders, args.repeats)
+    t = interleaved(contenders, args.repeats)
 
     def both(a, b):
         """'median x (fastest x)': median of within-round ratios, and the ratio of fastest rounds."""
-        (mw, mc), (fa, fb) = ratio(t, a, b), (best(t, a), best(t, b))
+        (mw, mc), (fa, fb) = median_ratio(t, a, b), (fastest(t, a), fastest(t, b))
         return (f"{mw:.3f}x wall, {mc:.3f}x CPU (fastest rounds: {fa[0] / fb[0]:.3f}x wall, "
                 f"{fa[1] / fb[1]:.3f}x CPU)")
 
-    fl = [v / short for v in best(t, "floor")]
+    fl = [v / short for v in fastest(t, "floor")]
     print(f"floor (one forward+backward over all batches, fastest of {args.repeats} rounds of {short}): "
           f"{fl[0] * 1e3:.1f} ms wall, {fl[1] * 1e3:.1f} ms CPU. Ratios: median over rounds of the ratio "
           f"within a round, and the ratio of the fastest rounds")
     if "fgsm" in t:
-        print(f"FGSM: {best(t, 'fgsm')[0] / short * 1e3:.1f} ms = {both('fgsm', 'floor')} (target <= 1.03)")
+        print(f"FGSM: {fastest(t, 'fgsm')[0] / short * 1e3:.1f} ms = {both('fgsm', 'floor')} (target <= 1.03)")
     if "pgd" in t:
-        fk = best(t, f"floor x{steps}")
+        fk = fastest(t, f"floor x{steps}")
         print(f"floor x{steps}: {fk[0]:.2f} s wall, {fk[1]:.2f} s CPU")
-        bw = best(t, "pgd")[0]
+        bw = fastest(t, "pgd")[0]
         print(f"PGD-{steps}: {bw:.2f} s ({len(ys) / bw:.1f} images/s) = {both('pgd', f'floor x{steps}')} "
               f"(target <= 1.03)")
     if "cleverhans" in t:
-        bw = best(t, "cleverhans")[0]
+        bw = fastest(t, "cleverhans")[0]
         print(f"CleverHans PGD-{steps}: {bw:.2f} s ({len(ys) / bw:.1f} images/s) = "
               f"{both('cleverhans', f'floor x{steps}')}")
         print(f"PGD throughput ours / CleverHans = {both('cleverhans', 'pgd')} (target >= 1.05)")

@@ -12,19 +12,15 @@ import importlib.util
 import os
 import statistics
 import tempfile
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from _harness import timed  # noqa: E402
 
 
 def _once(fn, kwargs):
-    t0 = time.perf_counter()
-    for v in fn(**kwargs).values():
-        v.numpy()
-    return time.perf_counter() - t0
+    return timed(lambda: [v.numpy() for v in fn(**kwargs).values()])[1]
 
 
 def median_pair(fn_a, fn_b, kwargs, repeats):
@@ -57,9 +53,9 @@ def main():
     import keras
 
     from tf_featuretest import export
-    from tf_featuretest import export_signatures as sig
     from tf_featuretest.attacks.feature_space import class_centroids
     from tf_featuretest.data import load_arrays
+    from tf_featuretest.export import signatures as sig
     from tf_featuretest.models import build_classifier, compile_classifier
     from tf_featuretest.models.dcgan import ConditionalDCGAN
 

@@ -14,23 +14,17 @@ Run: ``python benchmarks/generative.py [--vae-epochs 30] [--gan-epochs 30] [--ou
 import argparse
 import json
 import os
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from _harness import timed  # noqa: E402
 
 from tf_featuretest.data import load_arrays  # noqa: E402
 from tf_featuretest.metrics import fid, inception_score, kid  # noqa: E402
 from tf_featuretest.models import build_classifier, compile_classifier, train_dcgan, train_vae  # noqa: E402
-
-
-def timed(fn):
-    w0, c0 = time.perf_counter(), time.process_time()
-    out = fn()
-    return out, time.perf_counter() - w0, time.process_time() - c0
 
 
 def grid(images, path, title):

@@ -9,27 +9,15 @@ Run: ``python benchmarks/noise.py [--batch 128] [--repeats 30] [--severity 0.5]`
 """
 import argparse
 import os
-import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import tensorflow as tf  # noqa: E402
+from _harness import median_seconds  # noqa: E402
 
 from tf_featuretest.data import load_arrays  # noqa: E402
 from tf_featuretest.models import build_classifier  # noqa: E402
 from tf_featuretest.noise import NOISES  # noqa: E402
-
-
-def median_seconds(fn, repeats):
-    fn()
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main():
@@ -53,7 +41,7 @@ def main():
     for name, fn in NOISES.items():
         compiled = tf.function(lambda t, sv, seed, fn=fn: fn(t, sv, seed=seed))
         seed = tf.constant(1, tf.int64)
-        sec = median_seconds(lambda: compiled(x, s, seed).numpy(), args.repeats)
+        sec = median_seconds(lambda compiled=compiled, seed=seed: compiled(x, s, seed).numpy(), args.repeats)
         ratio = sec / base
         worst = max(worst, ratio)
         print(f"{name:<16} {sec * 1e3:>8.3f} {ratio:>7.3f}  {'ok' if ratio <= args.target else 'OVER'}")

@@ -14,7 +14,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from tf_featuretest.config import load_config  # noqa: E402
-from tf_featuretest.runner import run_pipeline  # noqa: E402
+from tf_featuretest.pipeline.runner import run_pipeline  # noqa: E402
 
 
 def main():

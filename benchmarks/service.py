@@ -26,11 +26,11 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+from _harness import rate  # noqa: E402
 from PIL import Image  # noqa: E402
 
 
@@ -58,26 +58,6 @@ def png_bytes(img):
     buf = io.BytesIO()
     Image.fromarray(np.round(img[..., 0] * 255).astype(np.uint8)).save(buf, format="PNG")
     return buf.getvalue()
-
-
-def rate(fn, clients, seconds, max_calls=None):
-    """Calls per second of ``fn(i)`` run by ``clients`` threads for about ``seconds`` seconds."""
-    count = [0]
-    lock = threading.Lock()
-    stop = time.perf_counter() + seconds
-
-    def worker(w):
-        i = 0
-        while time.perf_counter() < stop and (max_calls is None or count[0] < max_calls):
-            fn(w * 1000 + i)
-            i += 1
-            with lock:
-                count[0] += 1
-
-    t0 = time.perf_counter()
-    with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(worker, range(clients)))
-    return count[0] / (time.perf_counter() - t0)
 
 
 def free_port():
@@ -119,7 +99,7 @@ def main(argv=None):
     for clients in (1, 16):
         results[f"inprocess_predict_{clients}"] = rate(local_predict, clients, args.seconds)
         results[f"inprocess_attack_{clients}"] = rate(local_attack, clients, args.seconds)
-    del backend
+    backend.close() if hasattr(backend, "close") else None  # the service below loads its own copy
 
     import httpx
 
@@ -137,9 +117,9 @@ def main(argv=None):
             try:
                 if httpx.get(base + "/healthz", timeout=1).status_code == 200:
                     break
-            except httpx.HTTPError:
+            except httpx.HTTPError as exc:
                 if time.time() > deadline:
-                    raise SystemExit("server did not start within 180 s")
+                    raise SystemExit("server did not start within 180 s") from exc
                 time.sleep(0.5)
         # a light keep-alive client per thread (http.client, body encoded once) so that the
         # client's own CPU use on this shared loopback machine stays small

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_featuretest.callbacks import (GeneratedTestAccuracy, NoiseThreshold, RobustAccuracy, SampleGrid,
-                                      failure_threshold)
+from tf_featuretest.callbacks import GeneratedTestAccuracy, NoiseThreshold, RobustAccuracy, SampleGrid
 from tf_featuretest.errors import ConfigError
+from tf_featuretest.models.dcgan import ConditionalDCGAN
+from tf_featuretest.models.vae import VAE
 
 
 def users_model():
@@ -58,7 +59,7 @@ def test_skipped_epochs_compute_nothing(fitted):
 
 def test_robust_accuracy_matches_direct_sweep(fitted, digits):
     from tf_featuretest.attacks import fgsm
-    from tf_featuretest.evaluate import sweep
+    from tf_featuretest.evaluation import sweep
 
     model, history, _ = fitted
     direct = sweep(model, digits["validation"], fgsm, "eps", [0.1], max_examples=96).accuracy[0]
@@ -91,15 +92,7 @@ def test_bad_arguments(make, match):
         make(val)
 
 
-def test_failure_threshold():
-    assert failure_threshold([0.1, 0.2, 0.4], [0.9, 0.7, 0.3], 0.5) == pytest.approx(0.3)
-    assert failure_threshold([0.1, 0.2], [0.4, 0.3], 0.5) == 0.1
-    assert failure_threshold([0.1, 0.2], [0.9, 0.8], 0.5) == math.inf
-
-
 def test_sample_grid_for_vae(tmp_path, digits):
-    from tf_featuretest.models.vae import VAE
-
     keras.utils.set_random_seed(0)
     vae = VAE((32, 32, 1), latent_dim=4, filters=(8, 16), seed=0)
     vae.compile(optimizer=keras.optimizers.Adam(1e-3))
@@ -111,9 +104,8 @@ def test_sample_grid_for_vae(tmp_path, digits):
 
 
 def test_sample_grid_for_dcgan(tmp_path, digits):
-    dcgan = pytest.importorskip("tf_featuretest.models.dcgan")
     keras.utils.set_random_seed(0)
-    gan = dcgan.ConditionalDCGAN((32, 32, 1), num_classes=10, latent_dim=16, seed=0)
+    gan = ConditionalDCGAN((32, 32, 1), num_classes=10, latent_dim=16, seed=0)
     gan.compile()
     grid = SampleGrid(every=1, path=str(tmp_path / "gan_{epoch}.png"), n=10)
     x, y = digits["train"]
@@ -122,9 +114,6 @@ def test_sample_grid_for_dcgan(tmp_path, digits):
 
 
 def test_generated_test_accuracy(digits):
-    pytest.importorskip("tf_featuretest.testgen.latent")
-    from tf_featuretest.models.vae import VAE
-
     keras.utils.set_random_seed(0)
     vae = VAE((32, 32, 1), latent_dim=4, filters=(8, 16), seed=0)
     vae.compile(optimizer=keras.optimizers.Adam(1e-3))

@@ -18,46 +18,37 @@ import os
 
 import keras
 import numpy as np
+import tensorflow as tf
 
+from ._util import checks
+from ._util.io import makedirs
+from .attacks.registry import ATTACKS
 from .errors import ConfigError
+from .evaluation.sweep import as_batches, sweep
+from .evaluation.thresholds import curve_crossing
+from .models.introspection import compiled_predict
+from .noise import NOISES, noise_transform
+from .report.style import image_grid_axes, save, show_image
+from .testgen.latent import sample_latent_tests_tf
+from .testgen.separation import encode_features
+from .testgen.validity import elbo_threshold
 
 
 def _check_every(every):
-    if not isinstance(every, (int, np.integer)) or isinstance(every, bool) or every < 1:
-        raise ConfigError(f"every must be a positive integer, got {every!r}")
-    return int(every)
+    return checks.positive_int(every, "every")
 
 
 def _check_count(value, name):
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+    return checks.positive_int(value, name)
 
 
 def _transform(name):
     """``(transform, param)`` for an attack name (``eps``) or a noise name (``severity``)."""
-    from .attacks import ATTACKS
-    from .noise import NOISES, noise_transform
-
     if name in ATTACKS:
         return ATTACKS[name], "eps"
     if name in NOISES:
         return noise_transform(name), "severity"
     raise ConfigError(f"unknown attack or noise {name!r}; expected one of {', '.join(sorted(ATTACKS) + sorted(NOISES))}")
-
-
-def failure_threshold(values, accuracy, level) -> float:
-    """Smallest parameter value where accuracy falls below ``level``, interpolated linearly between
-    the swept values; ``values[0]`` if it is already below, ``inf`` if it never falls below."""
-    values, accuracy = np.asarray(values, float), np.asarray(accuracy, float)
-    below = np.nonzero(accuracy < level)[0]
-    if below.size == 0:
-        return math.inf
-    i = int(below[0])
-    if i == 0:
-        return float(values[0])
-    a0, a1, v0, v1 = accuracy[i - 1], accuracy[i], values[i - 1], values[i]
-    return float(v0 + (a0 - level) / (a0 - a1) * (v1 - v0))
 
 
 class _EveryEpoch(keras.callbacks.Callback):
@@ -115,8 +106,6 @@ class RobustAccuracy(_EveryEpoch):
         return (self.key,)
 
     def _evaluate(self, epoch):
-        from .evaluate import sweep
-
         res = sweep(self.model, self.dataset, self.transform, self.param, [self.eps], name=self.attack,
                     seed=self.seed, max_examples=self.max_examples)
         return {self.key: res.accuracy[0]}
@@ -147,8 +136,6 @@ class NoiseThreshold(_EveryEpoch):
     def __init__(self, dataset, noise="gaussian", severities=(0.1, 0.25, 0.5, 0.75, 1.0), *, level=0.5, every=1,
                  max_examples=256, seed=0):
         super().__init__(every)
-        from .noise import NOISES, noise_transform
-
         if noise not in NOISES:
             raise ConfigError(f"unknown noise {noise!r}; expected one of {', '.join(NOISES)}")
         sev = tuple(float(s) for s in severities)
@@ -166,11 +153,9 @@ class NoiseThreshold(_EveryEpoch):
         return (self.key,)
 
     def _evaluate(self, epoch):
-        from .evaluate import sweep
-
         res = sweep(self.model, self.dataset, self.transform, "severity", self.severities, name=self.noise,
                     seed=self.seed, max_examples=self.max_examples)
-        return {self.key: failure_threshold(self.severities, res.accuracy, self.level)}
+        return {self.key: curve_crossing(self.severities, res.accuracy, self.level)}
 
     def get_config(self):
         return {"noise": self.noise, "severities": list(self.severities), "level": self.level, "every": self.every,
@@ -216,27 +201,17 @@ class GeneratedTestAccuracy(_EveryEpoch):
         return ("val_generated_accuracy", "val_generated_valid_fraction")
 
     def _reference(self):
-        import tensorflow as tf
-
-        from .evaluate import as_batches
-        from .export_signatures import encode_latents
-
         batches = as_batches(self.dataset, 256, self.max_examples)
         x = np.concatenate([b[0] for b in batches])
         y = np.concatenate([b[1] for b in batches])
         threshold = self.elbo_threshold
         if threshold is None:
-            threshold = float(np.percentile(np.concatenate([np.asarray(self.vae.elbo(b[0])) for b in batches]), 1.0))
+            threshold = elbo_threshold(self.vae, x)
         return {"anchors": tf.constant(x[:self.anchors]), "anchor_labels": tf.constant(y[:self.anchors]),
-                "latents": tf.constant(encode_latents(self.vae, x)), "labels": tf.constant(y),
+                "latents": tf.constant(encode_features(self.vae, x)), "labels": tf.constant(y),
                 "threshold": tf.constant(float(threshold), tf.float32)}
 
     def _evaluate(self, epoch):
-        import tensorflow as tf
-
-        from .models.classifiers import as_logits_model
-        from .testgen.latent import sample_latent_tests_tf
-
         if self._ref is None:
             self._ref = self._reference()
         r = self._ref
@@ -247,7 +222,7 @@ class GeneratedTestAccuracy(_EveryEpoch):
         if not valid.any():
             return {"val_generated_accuracy": math.nan, "val_generated_valid_fraction": 0.0}
         images = tf.boolean_mask(tf.convert_to_tensor(out["images"], tf.float32), valid)
-        pred = np.argmax(as_logits_model(self.model).predict(images, verbose=0), axis=-1)
+        pred = np.argmax(compiled_predict(self.model)(images).numpy(), axis=-1)
         labels = np.asarray(out["labels"], np.int64)[valid]
         return {"val_generated_accuracy": float(np.mean(pred == labels)),
                 "val_generated_valid_fraction": float(valid.mean())}
@@ -297,8 +272,6 @@ class SampleGrid(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if (int(epoch) + 1) % self.every:
             return
-        from .report.style import image_grid_axes, save, show_image
-
         images, titles = self._images(self.generator if self.generator is not None else self.model)
         cols = int(math.ceil(math.sqrt(len(images))))
         rows = int(math.ceil(len(images) / cols))
@@ -311,11 +284,11 @@ class SampleGrid(keras.callbacks.Callback):
             else:
                 ax.axis("off")
         path = self.path.format(epoch=int(epoch) + 1)
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        makedirs(os.path.dirname(os.path.abspath(path)))
         self.paths.append(save(fig, path))
 
     def get_config(self):
         return {"every": self.every, "path": self.path, "n": self.n, "seed": self.seed}
 
 
-__all__ = ["GeneratedTestAccuracy", "NoiseThreshold", "RobustAccuracy", "SampleGrid", "failure_threshold"]
+__all__ = ["GeneratedTestAccuracy", "NoiseThreshold", "RobustAccuracy", "SampleGrid"]

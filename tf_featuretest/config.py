@@ -1,94 +1,174 @@
-"""Pipeline configuration: a TOML file -> frozen dataclasses, validated with messages naming key and file.
+"""Pipeline configuration: a TOML file -> typed, frozen dataclasses, checked when it is read.
 
 The built-in digits pipeline (``pipelines/digits.toml``, shipped inside the package) is used when no
-file is given. Every section and key is optional; unknown keys and wrong types are errors.
+file is given. Every section and key is optional; unknown keys, wrong types and out-of-range values
+are errors that name the key and the file, raised before any work starts. A key that may be left
+unset is ``None`` (written by leaving it out of the file). ``docs/configuration.md`` lists every key;
+it is generated from these classes (``python -m tf_featuretest.config``).
+
+Example:
+    >>> cfg = parse_config('[data]\\nsource = "digits"\\nbatch_size = 32\\n', "mine.toml")
+    >>> cfg.data.batch_size, cfg.data.channels
+    (32, None)
 """
 from __future__ import annotations
 
 import dataclasses
 import os
-import tomllib
+import typing
 from dataclasses import dataclass, field
 from importlib import resources
 
-from .errors import ConfigError
+import tomllib
+
+from ._util import checks
+from .data.dataset import parse_source
+from .errors import ConfigError, FeatureTestError
+from .export.layout import NAME
+from .models.architectures import CLASSIFIERS
+from .noise import parse_noises
+from .testgen.latent import parse_radius
+
+
+def key(default, doc: str, check=None):
+    """A configuration key: its default, one line of documentation and an optional value check."""
+    if isinstance(default, (list, dict, set)):
+        raise TypeError("use a tuple for a sequence default")
+    return field(default=default, metadata={"doc": doc, "check": check})
+
+
+def _positive(v, k):
+    return checks.positive_int(v, k)
+
+
+def _non_negative(v, k):
+    return checks.non_negative_int(v, k)
+
+
+def _fraction(v, k):
+    return checks.fraction(v, k)
+
+
+def _in(*options):
+    return lambda v, k: checks.choice(v, k, options)
 
 
 @dataclass(frozen=True)
 class DataConfig:
-    source: str = "digits"
-    image_size: tuple = ()  # () = the source's default
-    channels: int = 0  # 0 = the source's default
-    batch_size: int = 128
-    augment: bool = False
-    crop: str = "none"
-    data_dir: str = ""
-    download: bool = False
+    """``[data]``: where the images come from and how they are fed."""
+
+    source: str = key("digits", "digits, folder:PATH, gtsrb:PATH, tiny_imagenet:PATH or tfds:NAME; relative paths "
+                                "are resolved from the current directory")
+    image_size: tuple[int, int] | None = key(None, "[height, width] every image is resized to; unset: the "
+                                                   "source's default (32x32, Tiny ImageNet 64x64, TFDS native)")
+    channels: int | None = key(None, "1 (grayscale) or 3 (RGB); unset: the source's default", _in(1, 3))
+    batch_size: int = key(128, "images per training batch", _positive)
+    augment: bool = key(False, "random rotation, zoom, translation and contrast on training batches")
+    crop: str = key("none", "none, box (crop to the bounding box) or both (crops plus originals, for training) "
+                            "for sources with boxes", _in("none", "box", "both"))
+    data_dir: str | None = key(None, "TFDS data directory (prepared data)")
+    download: bool = key(False, "let TFDS download and prepare the data set (needs network)")
 
 
 @dataclass(frozen=True)
 class ClassifierConfig:
-    name: str = "small_cnn"  # the label used in the report
-    model: str = "small_cnn"  # small_cnn or a backbone name, or a path to a user's .keras file
-    weights: str = ""  # "", "imagenet" or a weights file
-    trainable_layers: int = -1  # -1 = default
-    epochs: int = 12
-    learning_rate: float = 1e-3
-    patience: int = 3
-    adversarial: str = "none"  # none | fgsm | pgd
-    adv_eps: float = 0.1
-    adv_ratio: float = 0.5
+    """``[[classifiers]]``: one entry per classifier to test (the first one is used by single-model stages)."""
+
+    name: str = key("small_cnn", "the label used in the report and for the saved model")
+    model: str = key("small_cnn", "small_cnn, a backbone (inception_v3, densenet121, densenet169, mobilenet_v2, "
+                                  "resnet50, vgg16) or the path of your own .keras file")
+    weights: str | None = key(None, "backbones: imagenet or a local weights file; unset: random initialisation")
+    trainable_layers: int | None = key(None, "backbones: how many of the backbone's last layers to fine-tune; "
+                                             "unset: all without weights, none with", _non_negative)
+    epochs: int = key(12, "maximum training epochs (early stopping on validation loss)", _positive)
+    learning_rate: float = key(1e-3, "Adam learning rate",
+                               lambda v, k: checks.number(v, k, low=0.0, low_open=True, high=1.0))
+    patience: int = key(3, "early-stopping patience in epochs", _non_negative)
+    adversarial: str = key("none", "none, fgsm or pgd: mix adversarial examples into every training batch",
+                           _in("none", "fgsm", "pgd"))
+    adv_eps: float = key(0.1, "L-inf budget of adversarial training", _fraction)
+    adv_ratio: float = key(0.5, "share of each batch replaced by adversarial examples", _fraction)
 
 
 @dataclass(frozen=True)
 class AttackConfig:
-    eps: tuple = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3)
-    pgd_steps: int = 20
-    targeted_eps: float = 0.3
-    max_examples: int = 256
-    one_pixel_images: int = 16
-    one_pixel_population: int = 400
-    one_pixel_generations: int = 100
-    fooling_classes: int = 10
+    """``[attacks]``: the pixel-level attacks."""
+
+    eps: tuple[float, ...] = key((0.0, 0.02, 0.05, 0.1, 0.2, 0.3), "L-inf budgets swept by FGSM and PGD, in [0, 1]",
+                                 lambda v, k: tuple(checks.fraction(e, f"{k}[{i}]") for i, e in enumerate(v)) or
+                                 _empty(k))
+    pgd_steps: int = key(20, "PGD iterations", _positive)
+    targeted_eps: float = key(0.3, "budget of the targeted PGD attack", _fraction)
+    max_examples: int = key(256, "test images attacked", _positive)
+    one_pixel_images: int = key(16, "test images given to the one-pixel attack", _positive)
+    one_pixel_population: int = key(400, "differential-evolution population of the one-pixel attack", _positive)
+    one_pixel_generations: int = key(100, "differential-evolution generations of the one-pixel attack", _positive)
+    fooling_classes: int = key(10, "classes (from the first) that get a fooling image", _positive)
 
 
 @dataclass(frozen=True)
 class NoiseConfig:
-    noises: tuple = ()  # () = every registered noise
-    severities: int = 11
-    max_examples: int = 256
-    baseline: str = ""  # classifier name (from [[classifiers]]) to normalise corruption errors by
+    """``[noise]``: robustness to random and structured noise."""
+
+    noises: tuple[str, ...] | None = key(None, "noise names to sweep; unset: every registered noise")
+    severities: int = key(11, "severities swept from 0 to 1", lambda v, k: checks.integer(v, k, minimum=2))
+    max_examples: int = key(256, "test images per sweep", _positive)
+    baseline: str | None = key(None, "a classifier name: corruption errors are relative to it")
 
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    latent_dim: int = 16
-    vae_epochs: int = 30
-    dcgan_epochs: int = 30
-    radius: str = "0.5local"  # global | local | <fraction>local
-    anchors: int = 100
-    per_anchor: int = 10
-    gen_samples: int = 500
+    """``[feature]``: feature-level tests with the VAE and the conditional DCGAN."""
+
+    latent_dim: int = key(16, "size of the VAE's latent space", _positive)
+    vae_epochs: int = key(30, "VAE training epochs", _positive)
+    dcgan_epochs: int = key(30, "DCGAN training epochs", _positive)
+    radius: str = key("0.5local", "latent sampling radius: global, local, <f>local, <f>global or a number",
+                      lambda v, k: (parse_radius(v), v)[1])
+    anchors: int = key(100, "test images sampled around", _positive)
+    per_anchor: int = key(10, "generated cases per anchor", _positive)
+    gen_samples: int = key(500, "DCGAN test cases (and images for FID/KID/IS)", _positive)
 
 
 @dataclass(frozen=True)
 class LookalikeConfig:
-    images: int = 20
-    eps: float = 0.1
+    """``[lookalike]``: targeted images the model puts in a wanted class."""
+
+    images: int = key(20, "test images turned into look-alikes", _positive)
+    eps: float = key(0.1, "L-inf budget of a look-alike", lambda v, k: checks.number(v, k, low=0.0, low_open=True,
+                                                                                       high=1.0))
 
 
 @dataclass(frozen=True)
 class SaliencyConfig:
-    images: int = 6
-    smoothgrad_samples: int = 25
+    """``[saliency]``: saliency maps of correct, misclassified and attacked images."""
+
+    images: int = key(6, "images shown per classifier", _positive)
+    smoothgrad_samples: int = key(25, "noisy copies averaged by SmoothGrad", _positive)
+    attack_eps: float = key(0.1, "L-inf budget of the PGD attack whose effect on the maps is shown", _fraction)
+    attack_steps: int = key(20, "iterations of that PGD attack", _positive)
+
+
+def _name(v, k):
+    if not NAME.match(v):
+        raise ConfigError(f"{k} must be a folder name of letters, digits, '_', '-' and '.' (starting with a letter "
+                          f"or digit), got {v!r}")
+    return v
+
+
+def _empty(k):
+    raise ConfigError(f"{k} needs at least one value")
 
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    name: str = "digits"
-    seed: int = 0
-    strategy: str = "default"  # default | mirrored
-    stages: tuple = ()  # () = all
+    """The top level of a pipeline file."""
+
+    name: str = key("digits", "the pipeline's name: the folder of its report, models and exports", _name)
+    seed: int = key(0, "the seed of every random choice; the same seed gives the same results.json", _non_negative)
+    strategy: str = key("default", "tf.distribute strategy for training: default or mirrored",
+                        _in("default", "mirrored"))
+    stages: tuple[str, ...] | None = key(None, "stages to run (the ones they need run too); unset: all")
     data: DataConfig = field(default_factory=DataConfig)
     classifiers: tuple = (ClassifierConfig(),)
     attacks: AttackConfig = field(default_factory=AttackConfig)
@@ -104,87 +184,117 @@ class PipelineConfig:
 
 SECTIONS = {"data": DataConfig, "attacks": AttackConfig, "noise": NoiseConfig, "feature": FeatureConfig,
             "lookalike": LookalikeConfig, "saliency": SaliencyConfig}
+_INTERNAL = ("data", "classifiers", "attacks", "noise", "feature", "lookalike", "saliency", "source_file")
+
+
+# ----------------------------------------------------------------------------- typed parsing
+
+
+def _hints(cls) -> dict:
+    return typing.get_type_hints(cls)
+
+
+def _describe(tp) -> str:
+    """A key's type as the docs write it: ``int``, ``float or unset``, ``[int, int]``, ``[str, ...]``."""
+    args = typing.get_args(tp)
+    if typing.get_origin(tp) in (typing.Union, getattr(__import__("types"), "UnionType", None)) and type(None) in args:
+        inner = [a for a in args if a is not type(None)][0]
+        return f"{_describe(inner)} or unset"
+    if typing.get_origin(tp) is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"[{_describe(args[0])}, ...]"
+        return "[" + ", ".join(_describe(a) for a in args) + "]"
+    return {bool: "bool", int: "int", float: "float", str: "string"}.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+def _coerce_type(value, tp, where: str):
+    """``value`` checked against the annotation ``tp`` (TOML arrays become tuples, ints become floats)."""
+    args = typing.get_args(tp)
+    origin = typing.get_origin(tp)
+    if args and type(None) in args and origin is not tuple:
+        inner = [a for a in args if a is not type(None)][0]
+        return _coerce_type(value, inner, where)
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise ConfigError(f"{where} must be an array {_describe(tp)}, got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce_type(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
+        if len(value) != len(args):
+            raise ConfigError(f"{where} must be an array {_describe(tp)}, got {value!r}")
+        return tuple(_coerce_type(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+    if tp is bool:
+        ok = isinstance(value, bool)
+    elif tp is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif tp is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif tp is str:
+        ok = isinstance(value, str)
+    else:
+        ok = True
+    if not ok:
+        raise ConfigError(f"{where} must be {_describe(tp)}, got {value!r}")
+    return value
 
 
 def _coerce(cls, table, where, path):
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [{where}] must be a table, got {type(table).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = _hints(cls)
     out = {}
-    for key, value in table.items():
-        if key not in fields:
-            raise ConfigError(f"{path}: unknown key {where}.{key} (known: {', '.join(sorted(fields))})")
-        default = fields[key].default
-        out[key] = _check_type(value, default, f"{where}.{key}", path)
+    for k, value in table.items():
+        if k not in fields or k in _INTERNAL and cls is PipelineConfig:
+            raise ConfigError(f"{path}: unknown key {where}.{k} (known: {', '.join(sorted(fields))})")
+        out[k] = _checked(fields[k], hints[k], value, f"{where}.{k}", path)
     return cls(**out)
 
 
-def _check_type(value, default, key, path):
-    if isinstance(default, bool):
-        ok = isinstance(value, bool)
-    elif isinstance(default, int):
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif isinstance(default, float):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = float(value) if ok else value
-    elif isinstance(default, str):
-        ok = isinstance(value, str)
-    elif isinstance(default, tuple):
-        ok = isinstance(value, list)
-        value = tuple(value) if ok else value
-    else:
-        ok = True
-    if not ok:
-        raise ConfigError(f"{path}: {key} must be {type(default).__name__}, got {value!r}")
-    return value
+def _checked(f, tp, value, where, path):
+    try:
+        value = _coerce_type(value, tp, where)
+        check = f.metadata.get("check")
+        return check(value, where) if check is not None and value is not None else value
+    except FeatureTestError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 def parse_config(text: str, path: str = "<string>") -> PipelineConfig:
-    """Parse and validate TOML text."""
+    """Parse and check TOML text; every error names the key and ``path``."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    top = {f.name: f.default for f in dataclasses.fields(PipelineConfig) if f.name not in SECTIONS}
+    top = {f.name: f for f in dataclasses.fields(PipelineConfig) if f.name not in _INTERNAL}
+    hints = _hints(PipelineConfig)
     kw = {}
-    for key, value in raw.items():
-        if key in SECTIONS:
-            kw[key] = _coerce(SECTIONS[key], value, key, path)
-        elif key == "classifiers":
+    for k, value in raw.items():
+        if k in SECTIONS:
+            kw[k] = _coerce(SECTIONS[k], value, k, path)
+        elif k == "classifiers":
             if not isinstance(value, list) or not value:
                 raise ConfigError(f"{path}: classifiers must be a non-empty array of tables ([[classifiers]])")
-            kw[key] = tuple(_coerce(ClassifierConfig, t, f"classifiers[{i}]", path) for i, t in enumerate(value))
-        elif key in top and key not in ("classifiers", "source_file"):
-            kw[key] = _check_type(value, top[key], key, path)
+            kw[k] = tuple(_coerce(ClassifierConfig, t, f"classifiers[{i}]", path) for i, t in enumerate(value))
+        elif k in top:
+            kw[k] = _checked(top[k], hints[k], value, k, path)
         else:
-            raise ConfigError(f"{path}: unknown key {key!r}")
+            raise ConfigError(f"{path}: unknown key {k!r}")
     cfg = PipelineConfig(source_file=path, **kw)
     _validate(cfg, path)
     return cfg
 
 
 def _validate(cfg: PipelineConfig, path: str):
-    from .data.pipeline import parse_source
-    from .models.classifiers import CLASSIFIERS
-
+    """Checks across keys and against the registries (data sources, models, noises, attacks)."""
     try:
         kind, arg = parse_source(cfg.data.source)
-    except Exception as exc:
+    except FeatureTestError as exc:
         raise ConfigError(f"{path}: data.source: {exc}") from None
-    if kind in ("folder", "gtsrb", "tiny_imagenet"):
-        full = arg if os.path.isabs(arg) else os.path.join(os.path.dirname(os.path.abspath(path)), arg)
-        if not os.path.isdir(arg) and not os.path.isdir(full):
-            raise ConfigError(f"{path}: data.source path does not exist: {arg}")
-    if cfg.data.image_size and (len(cfg.data.image_size) != 2 or min(cfg.data.image_size) < 1):
+    if kind in ("folder", "gtsrb", "tiny_imagenet") and not os.path.isdir(arg):
+        raise ConfigError(f"{path}: data.source path does not exist: {arg}")
+    if cfg.data.image_size is not None and min(cfg.data.image_size) < 1:
         raise ConfigError(f"{path}: data.image_size must be [height, width], got {list(cfg.data.image_size)}")
-    if cfg.data.channels not in (0, 1, 3):
-        raise ConfigError(f"{path}: data.channels must be 1 or 3 (0 = default), got {cfg.data.channels}")
-    if cfg.data.crop not in ("none", "box", "both"):
-        raise ConfigError(f"{path}: data.crop must be none, box or both, got {cfg.data.crop!r}")
-    if cfg.data.batch_size < 1:
-        raise ConfigError(f"{path}: data.batch_size must be positive, got {cfg.data.batch_size}")
-    if cfg.strategy not in ("default", "mirrored"):
-        raise ConfigError(f"{path}: strategy must be 'default' or 'mirrored', got {cfg.strategy!r}")
     names = set()
     for i, c in enumerate(cfg.classifiers):
         if c.model not in CLASSIFIERS and not c.model.endswith((".keras", ".h5")):
@@ -192,15 +302,15 @@ def _validate(cfg: PipelineConfig, path: str):
                               f"or a .keras file, got {c.model!r}")
         if c.name in names:
             raise ConfigError(f"{path}: classifiers[{i}].name {c.name!r} is used twice")
+        _name(c.name, f"{path}: classifiers[{i}].name")
         names.add(c.name)
-        if c.adversarial not in ("none", "fgsm", "pgd"):
-            raise ConfigError(f"{path}: classifiers[{i}].adversarial must be none, fgsm or pgd, got {c.adversarial!r}")
-        if c.epochs < 1:
-            raise ConfigError(f"{path}: classifiers[{i}].epochs must be >= 1, got {c.epochs}")
-    if cfg.noise.baseline and cfg.noise.baseline not in names:
+    if cfg.noise.baseline is not None and cfg.noise.baseline not in names:
         raise ConfigError(f"{path}: noise.baseline {cfg.noise.baseline!r} is not a classifier name ({sorted(names)})")
-    if any(not 0 <= e <= 1 for e in cfg.attacks.eps):
-        raise ConfigError(f"{path}: attacks.eps values must lie in [0, 1], got {list(cfg.attacks.eps)}")
+    if cfg.noise.noises is not None:
+        try:
+            parse_noises(cfg.noise.noises)
+        except FeatureTestError as exc:
+            raise ConfigError(f"{path}: noise.noises: {exc}") from None
 
 
 def builtin_pipeline_text(name: str = "digits") -> str:
@@ -217,5 +327,59 @@ def load_config(path: str | None = None) -> PipelineConfig:
         return parse_config(builtin_pipeline_text("digits"), "<built-in digits>")
     if not os.path.isfile(path):
         raise ConfigError(f"pipeline file not found: {path}")
-    with open(path, encoding="utf-8") as fh:
-        return parse_config(fh.read(), path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read pipeline file {path}: {exc}") from None
+    return parse_config(text, path)
+
+
+# ----------------------------------------------------------------------------- documentation
+
+
+def _default_text(f) -> str:
+    if f.default is None:
+        return "unset"
+    if isinstance(f.default, bool):
+        return "true" if f.default else "false"
+    if isinstance(f.default, str):
+        return f'"{f.default}"'
+    if isinstance(f.default, tuple):
+        return "[" + ", ".join(_default_text_value(v) for v in f.default) + "]"
+    return _default_text_value(f.default)
+
+
+def _default_text_value(v) -> str:
+    return f'"{v}"' if isinstance(v, str) else f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def markdown() -> str:
+    """``docs/configuration.md``: every TOML key with its type, default and meaning."""
+    out = ["# Pipeline configuration", "",
+           "A pipeline file is TOML. Every key is optional; leave a key out to get its default (\"unset\" means",
+           "the key has no value unless you give one). `featuretest run PIPELINE.toml` reads the file and checks",
+           "every key before any work starts; an unknown key, a wrong type or a value out of range stops with one",
+           "line naming the key and the file. The built-in default is `pipelines/digits.toml`.", "",
+           "This page is generated from `tf_featuretest/config.py` (`python -m tf_featuretest.config`); a test",
+           "keeps it in sync.", ""]
+    blocks = [("Top level", "", PipelineConfig), ("[data]", "data", DataConfig),
+              ("[[classifiers]]", "classifiers", ClassifierConfig), ("[attacks]", "attacks", AttackConfig),
+              ("[noise]", "noise", NoiseConfig), ("[feature]", "feature", FeatureConfig),
+              ("[lookalike]", "lookalike", LookalikeConfig), ("[saliency]", "saliency", SaliencyConfig)]
+    for title, _, cls in blocks:
+        hints = _hints(cls)
+        doc = cls.__doc__.strip()
+        doc = doc.split(": ", 1)[1] if doc.startswith("``[") else doc
+        out += [f"## {title}", "", doc[:1].upper() + doc[1:], "", "| key | type | default | meaning |",
+                "| --- | --- | --- | --- |"]
+        for f in dataclasses.fields(cls):
+            if "doc" not in f.metadata:
+                continue
+            out.append(f"| `{f.name}` | {_describe(hints[f.name])} | `{_default_text(f)}` | {f.metadata['doc']} |")
+        out.append("")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")

@@ -19,3 +19,9 @@ class ConfigError(FeatureTestError, ValueError):
 
 class ModelError(FeatureTestError, ValueError):
     """A model cannot be built, loaded or used as asked."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its type name when the message is empty."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -12,12 +12,13 @@ traces them into SavedModel signatures). Conventions:
 from __future__ import annotations
 
 import numbers
-import weakref
 
 import numpy as np
 import tensorflow as tf
 
-from ..errors import ConfigError, ModelError
+from .._util import checks
+from ..errors import ConfigError
+from ..models.introspection import as_logits_model
 
 _TINY = 1e-12
 
@@ -39,20 +40,12 @@ def check_norm(norm):
 
 def check_eps(eps, name="eps"):
     """A finite non-negative float."""
-    try:
-        value = float(eps)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a number >= 0, got {eps!r}") from None
-    if not np.isfinite(value) or value < 0:
-        raise ConfigError(f"{name} must be a finite number >= 0, got {eps!r}")
-    return value
+    return checks.non_negative(eps, name)
 
 
 def check_steps(steps, name="steps"):
     """A positive integer (integral floats such as ``40.0`` from a sweep are accepted)."""
-    if isinstance(steps, bool) or not isinstance(steps, numbers.Number) or steps != int(steps) or steps < 1:
-        raise ConfigError(f"{name} must be a positive integer, got {steps!r}")
-    return int(steps)
+    return checks.positive_int(steps, name, allow_integral_float=True)
 
 
 def check_inputs(x, y, num_classes):
@@ -86,59 +79,12 @@ def target_tensor(target, n, num_classes):
     return tf.constant(t)
 
 
-# --------------------------------------------------------------------------- compiled-function cache
-
-_CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
-def _entry(model):
-    try:
-        return _CACHE.setdefault(model, {})
-    except TypeError:  # not weak-referenceable: no caching
-        return {}
+# --------------------------------------------------------------------------- models and the cache
 
 
 def logits_model(model):
     """The model itself when it returns logits; the cached logits twin of a softmax-output model."""
-    from ..models.classifiers import as_logits_model
-
-    if not callable(model) or not hasattr(model, "layers"):
-        raise ModelError(f"attacks need a Keras classifier, got {type(model).__name__}")
-    entry = _entry(model)
-    if "logits" not in entry:
-        twin = as_logits_model(model)
-        entry["logits"] = None if twin is model else twin  # never a strong reference to the key itself
-    return entry["logits"] or model
-
-
-def cached(model, key, build):
-    """``build()`` once per (model, key); used to compile one ``tf.function`` per attack setting."""
-    entry = _entry(model)
-    if key not in entry:
-        entry[key] = build()
-    return entry[key]
-
-
-def weak_model(model):
-    """A callable ``f(x, training=False)`` that reaches ``model`` through a weak reference.
-
-    Compiled closures stored in the per-model cache use it, so that the cache does not keep the
-    model (its key) alive forever.
-    """
-    ref = weakref.ref(model)
-
-    def call(x, training=False):
-        return ref()(x, training=training)
-
-    return call
-
-
-def num_classes(model):
-    """Number of classes (last dimension of the model's output)."""
-    shape = getattr(model, "output_shape", None)
-    if not shape or shape[-1] is None:
-        raise ModelError(f"cannot tell the number of classes of model {getattr(model, 'name', model)!r}")
-    return int(shape[-1])
+    return as_logits_model(model)
 
 
 # --------------------------------------------------------------------------- pure-TF pieces
@@ -165,7 +111,7 @@ def loss_gradient(model, x, use, sign):
     return tape.gradient(loss, x), logits
 
 
-def _per_image(v, x):
+def per_image(v, x):
     """Broadcast a scalar or ``[N]`` value against NHWC ``x``."""
     v = tf.cast(v, x.dtype)
     return tf.reshape(v, [-1, 1, 1, 1]) if v.shape.rank == 1 else v
@@ -213,12 +159,3 @@ def succeeded(logits, labels, target):
     use, _, targeted = objective(target, labels)
     pred = tf.argmax(logits, axis=-1, output_type=tf.int64)
     return tf.where(targeted, tf.equal(pred, use), tf.not_equal(pred, use))
-
-
-def seed_pair(seed):
-    """A ``[2]`` int64 seed for stateless random ops from an int or None (None -> fresh random)."""
-    if seed is None:
-        seed = int(np.random.default_rng().integers(0, 2**31 - 1))
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise ConfigError(f"seed must be an int or None, got {seed!r}")
-    return tf.constant([int(seed) & 0x7FFFFFFF, 0x5EED], tf.int64)

@@ -7,24 +7,24 @@ gradient descent so that its features move to the nearest centroid of the target
 the image within an L-inf ball of the input and its SSIM to the input high, and stops for each
 image as soon as the unchanged model predicts the target with the wanted confidence.
 
-:func:`compare_with_pgd` runs this attack and targeted PGD on the same images and reports success
-rate, L-inf, L2, PSNR, SSIM and time.
+:func:`tf_featuretest.evaluation.comparison.compare_with_pgd` runs this attack and targeted PGD on the
+same images and reports success rate, L-inf, L2, PSNR, SSIM and time.
 """
 from __future__ import annotations
 
-import time
-import weakref
 from dataclasses import dataclass
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from ..errors import ConfigError, DataError, ModelError
-from ..models.classifiers import as_logits_model, feature_layer_name
+from .._util import cache, checks
+from ..errors import DataError, ModelError
+from ..models.introspection import as_logits_model, feature_layer_name, num_classes, single_input
+from . import _ops
+from .similarity import ssim
 
-__all__ = ["ClassCentroids", "AttackStats", "AttackComparison", "class_centroids", "feature_space",
-           "feature_space_tf", "joint_model", "compare_with_pgd", "image_stats"]
+__all__ = ["ClassCentroids", "class_centroids", "feature_space", "feature_space_tf", "joint_model"]
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class ClassCentroids:
                 "counts": list(self.counts), "inertia": list(self.inertia), "seed": self.seed}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ClassCentroids":
+    def from_dict(cls, d: dict) -> ClassCentroids:
         c = np.asarray(d["centroids"], np.float32)
         if c.ndim != 3:
             raise DataError(f"centroids must be [num_classes, k, D], got shape {c.shape}")
@@ -86,8 +86,7 @@ def class_centroids(model, x, y, *, k=1, layer=None, seed=0, num_classes=None, b
     """
     from sklearn.cluster import KMeans
 
-    if not isinstance(k, (int, np.integer)) or k < 1:
-        raise ConfigError(f"k must be a positive integer, got {k!r}")
+    k = checks.positive_int(k, "k")
     x = np.asarray(x, np.float32)
     y = np.asarray(y).astype(np.int64)
     if x.ndim != 4 or len(x) != len(y):
@@ -117,7 +116,7 @@ def _encode(model, layer, x, batch_size):
         out = model.get_layer(layer).output
     except ValueError:
         raise ModelError(f"model {model.name!r} has no layer {layer!r}") from None
-    enc = keras.Model(model.inputs[0], out)
+    enc = keras.Model(single_input(model), out)
     return np.concatenate([np.asarray(enc(x[i:i + batch_size], training=False)).reshape(len(x[i:i + batch_size]), -1)
                            for i in range(0, len(x), batch_size)]) if len(x) else np.zeros((0, 0), np.float32)
 
@@ -130,12 +129,7 @@ def joint_model(model, layer=None) -> keras.Model:
         feats = model.get_layer(layer).output
     except ValueError:
         raise ModelError(f"model {model.name!r} has no layer {layer!r}") from None
-    return keras.Model(model.inputs[0], [feats, model.outputs[0]], name=f"{model.name}_joint")
-
-
-def _ssim(a, b):
-    fs = int(min(11, a.shape[1], a.shape[2]))
-    return tf.image.ssim(a, b, max_val=1.0, filter_size=fs)
+    return keras.Model(single_input(model), [feats, model.outputs[0]], name=f"{model.name}_joint")
 
 
 def feature_space_tf(model, feature_model, centroids_tensor, x, target, eps, steps, step_size=None,
@@ -207,7 +201,7 @@ def feature_space_tf(model, feature_model, centroids_tensor, x, target, eps, ste
             feats, logits = forward(xa)
             dist = tf.reduce_sum(tf.square(feats - goal), -1) / scale
             ce = tf.nn.sparse_softmax_cross_entropy_with_logits(target, logits)
-            loss = tf.reduce_sum(dist + ce_weight * ce + ssim_weight * (1.0 - _ssim(xa, x)))
+            loss = tf.reduce_sum(dist + ce_weight * ce + ssim_weight * (1.0 - ssim(xa, x)))
         done = tf.logical_or(done, reached(logits))
         grad = tape.gradient(loss, xa)
         stepped = tf.clip_by_value(xa - step_size * tf.sign(grad), lo, hi)
@@ -218,23 +212,21 @@ def feature_space_tf(model, feature_model, centroids_tensor, x, target, eps, ste
     return xa
 
 
-_COMPILED = weakref.WeakKeyDictionary()
-
-
 def _compiled(model, layer, step_size, confidence, ssim_weight, ce_weight):
-    per_model = _COMPILED.setdefault(model, {})
-    key = (layer, step_size, float(confidence), float(ssim_weight), float(ce_weight))
-    if key not in per_model:
-        joint = joint_model(model, layer)
-        logits_model = as_logits_model(model)
+    key = ("feature_space", layer, step_size, float(confidence), float(ssim_weight), float(ce_weight))
+
+    def build():
+        joint = joint_model(model, layer)  # a derived model: it shares the layers, not the model object
+        logits = cache.weak_call(as_logits_model(model))
 
         def run(x, cents, target, eps, steps, x_init):
-            return feature_space_tf(logits_model, joint, cents, x, target, eps, steps, step_size=step_size,
+            return feature_space_tf(logits, joint, cents, x, target, eps, steps, step_size=step_size,
                                     confidence=confidence, ssim_weight=ssim_weight, x_init=x_init,
                                     ce_weight=ce_weight)
 
-        per_model[key] = tf.function(run, reduce_retracing=True)
-    return per_model[key]
+        return tf.function(run, reduce_retracing=True)
+
+    return cache.cached(model, key, build)
 
 
 def feature_space(model, x, y, *, target, eps=0.1, centroids=None, steps=60, step_size=None, confidence=0.9,
@@ -249,7 +241,7 @@ def feature_space(model, x, y, *, target, eps=0.1, centroids=None, steps=60, ste
         eps: L-inf budget.
         centroids: a :class:`ClassCentroids` (computed from the training data); None computes them
             from ``(x, y)``.
-        steps: maximum gradient steps.
+        steps: maximum gradient steps (at least 1).
         step_size: per-step change; default ``max(eps / 10, 2.5 * eps / steps)``.
         confidence: the target probability at which an image stops changing.
         ssim_weight: weight of the ``1 - SSIM`` term that keeps the image close in structure.
@@ -260,141 +252,36 @@ def feature_space(model, x, y, *, target, eps=0.1, centroids=None, steps=60, ste
         seed: seed of the random start; same seed, same output.
 
     Returns:
-        ``x_adv`` float32 in [0, 1] with ``|x_adv - x|_inf <= eps``.
+        A float32 ``tf.Tensor`` ``x_adv`` in [0, 1] with ``|x_adv - x|_inf <= eps``.
 
     Example:
         >>> cents = class_centroids(model, x_train, y_train)
         >>> x_adv = feature_space(model, x, y, target=8, eps=0.1, centroids=cents)
     """
-    x = np.asarray(x, np.float32)
-    if x.ndim != 4:
-        raise DataError(f"x must be [N, H, W, C], got shape {x.shape}")
-    if not np.isfinite(eps) or eps < 0:
-        raise ConfigError(f"eps must be a finite number >= 0, got {eps!r}")
-    if not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ConfigError(f"steps must be a non-negative integer, got {steps!r}")
-    if not 0.0 < confidence < 1.0:
-        raise ConfigError(f"confidence must be in (0, 1), got {confidence!r}")
+    eps = _ops.check_eps(eps)
+    steps = _ops.check_steps(steps)
+    confidence = checks.number(confidence, "confidence", low=0.0, high=1.0, low_open=True, high_open=True)
+    k = num_classes(as_logits_model(model))
+    x, y = _ops.check_inputs(x, y, k)
+    if target is None:
+        raise DataError("feature_space is a targeted attack: give target= (a class, or one per image)")
+    tgt = _ops.target_tensor(target, int(x.shape[0]), k).numpy()
     if centroids is None:
-        centroids = class_centroids(model, x, y, layer=layer)
-    num_classes = centroids.num_classes
-    tgt = np.broadcast_to(np.asarray(target, np.int64), (len(x),))
-    if tgt.size and (tgt.min() < 0 or tgt.max() >= num_classes):
-        raise ConfigError(f"target {target!r} outside 0..{num_classes - 1}")
-    if len(x) == 0 or eps == 0 or steps == 0:
-        return x.copy()
+        centroids = class_centroids(model, x.numpy(), y.numpy(), layer=layer)
+    if centroids.num_classes != k:
+        raise DataError(f"centroids describe {centroids.num_classes} classes, the model has {k}")
+    x = x.numpy()
+    if len(x) == 0 or eps == 0:
+        return tf.constant(x)
     fn = _compiled(model, layer or centroids.layer, step_size, confidence, ssim_weight, ce_weight)
     cents = tf.constant(centroids.centroids)
     out = []
-    for i in range(0, len(x), batch_size):
+    start = np.random.default_rng(seed).integers(0, 2**31 - 1, size=2) if random_start else None
+    for b, i in enumerate(range(0, len(x), batch_size)):
         xb = x[i:i + batch_size]
         init = xb
         if random_start:
-            s = np.random.default_rng(seed).integers(0, 2**31 - 1, size=2) if i == 0 else s + 1
-            init = xb + tf.random.stateless_uniform(xb.shape, s, -eps / 4, eps / 4).numpy()
+            init = xb + tf.random.stateless_uniform(xb.shape, start + b, -eps / 4, eps / 4).numpy()
         out.append(fn(tf.constant(xb), cents, tf.constant(tgt[i:i + batch_size]), tf.constant(eps, tf.float32),
                       tf.constant(int(steps)), tf.constant(init, tf.float32)).numpy())
-    return np.concatenate(out)
-
-
-# --------------------------------------------------------------------------- comparison with PGD
-
-
-@dataclass(frozen=True)
-class AttackStats:
-    """How one targeted attack did on a set of images (means over all images)."""
-
-    method: str
-    success_rate: float  # fraction predicted as the target
-    linf: float
-    l2: float
-    psnr: float  # dB; identical images count as 100 dB
-    ssim: float
-    seconds: float
-    num_examples: int
-
-    def to_dict(self) -> dict:
-        return dict(self.__dict__)
-
-
-@dataclass(frozen=True)
-class AttackComparison:
-    """The feature-space attack and targeted PGD on the same images at the same budget."""
-
-    eps: float
-    targets: tuple
-    feature_space: AttackStats
-    pgd: AttackStats
-
-    def to_dict(self) -> dict:
-        return {"eps": self.eps, "targets": list(self.targets), "feature_space": self.feature_space.to_dict(),
-                "pgd": self.pgd.to_dict()}
-
-    def table(self) -> str:
-        head = f"{'method':<14}{'success':>9}{'L-inf':>8}{'L2':>8}{'PSNR':>8}{'SSIM':>8}{'seconds':>9}"
-        rows = [f"{s.method:<14}{s.success_rate:>9.3f}{s.linf:>8.4f}{s.l2:>8.3f}{s.psnr:>8.2f}{s.ssim:>8.4f}"
-                f"{s.seconds:>9.2f}" for s in (self.feature_space, self.pgd)]
-        return "\n".join([head] + rows)
-
-
-def image_stats(x, x_adv):
-    """Per-image ``(linf, l2, psnr, ssim)`` arrays between two batches in [0, 1]."""
-    x = np.asarray(x, np.float32)
-    x_adv = np.asarray(x_adv, np.float32)
-    diff = (x_adv - x).reshape(len(x), -1)
-    linf = np.abs(diff).max(axis=1) if diff.size else np.zeros(len(x))
-    l2 = np.sqrt((diff ** 2).sum(axis=1))
-    mse = (diff ** 2).mean(axis=1)
-    psnr = np.where(mse > 0, 10.0 * np.log10(1.0 / np.maximum(mse, 1e-20)), 100.0)
-    ssim = _ssim(tf.constant(x_adv), tf.constant(x)).numpy() if len(x) else np.zeros(0)
-    return linf, l2, psnr, ssim
-
-
-def _stats(method, model, x, x_adv, tgt, seconds):
-    pred = np.argmax(np.asarray(as_logits_model(model).predict(x_adv, batch_size=256, verbose=0)), axis=1)
-    linf, l2, psnr, ssim = image_stats(x, x_adv)
-    return AttackStats(method, float(np.mean(pred == tgt)), float(linf.mean()), float(l2.mean()),
-                       float(psnr.mean()), float(ssim.mean()), float(seconds), int(len(x)))
-
-
-def compare_with_pgd(model, x, y, *, target, eps=0.1, centroids, steps=60, confidence=0.9, pgd_steps=40,
-                     seed=0) -> AttackComparison:
-    """Run the feature-space attack and targeted PGD (``attacks.pgd.pgd``) on the same images.
-
-    Images whose label already is the target are left out. Each attack is traced once on two images
-    before it is timed, so ``seconds`` is attack time, not tracing time.
-
-    Args:
-        model: classifier returning logits.
-        x, y: images in [0, 1] and labels.
-        target: target class (int) or one per image.
-        eps: L-inf budget shared by both attacks.
-        centroids: :class:`ClassCentroids` of the training data.
-        steps: feature-space steps; pgd_steps: PGD steps (PGD stops early once it hits the target).
-        confidence: feature-space stopping confidence.
-        seed: PGD random-start seed.
-
-    Returns:
-        An :class:`AttackComparison`.
-    """
-    from .pgd import pgd
-
-    x = np.asarray(x, np.float32)
-    y = np.asarray(y).astype(np.int64)
-    tgt = np.broadcast_to(np.asarray(target, np.int64), (len(x),))
-    keep = y != tgt
-    x, y, tgt = x[keep], y[keep], tgt[keep]
-    if len(x) == 0:
-        raise DataError(f"no image has a label other than the target {target!r}")
-    runs = {
-        "feature_space": lambda a, b, t: feature_space(model, a, b, target=t, eps=eps, centroids=centroids,
-                                                       steps=steps, confidence=confidence, seed=seed),
-        "pgd": lambda a, b, t: pgd(model, a, b, eps=eps, steps=pgd_steps, target=t, early_stop=True, seed=seed),
-    }
-    stats = {}
-    for name, run in runs.items():
-        run(x[:2], y[:2], tgt[:2])
-        t0 = time.perf_counter()
-        x_adv = np.asarray(run(x, y, tgt), np.float32)
-        stats[name] = _stats(name, model, x, x_adv, tgt, time.perf_counter() - t0)
-    return AttackComparison(float(eps), tuple(sorted(set(int(t) for t in tgt))), stats["feature_space"], stats["pgd"])
+    return tf.constant(np.concatenate(out))

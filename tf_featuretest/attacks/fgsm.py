@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from .._util import cache
+from ..models.introspection import as_logits_model, num_classes
 from . import _ops
 
 
@@ -32,7 +34,7 @@ def fgsm_tf(model, x, y, eps, target, norm="inf"):
     norm = _ops.check_norm(norm)
     use, sign, _ = _ops.objective(target, y)
     grad, _ = _ops.loss_gradient(model, x, use, sign)
-    return tf.clip_by_value(x + _ops.ascent_step(grad, _ops._per_image(eps, x), norm), 0.0, 1.0)
+    return tf.clip_by_value(x + _ops.ascent_step(grad, _ops.per_image(eps, x), norm), 0.0, 1.0)
 
 
 def fgsm(model, x, y, *, eps, target=None, norm=np.inf, seed=None):
@@ -57,11 +59,11 @@ def fgsm(model, x, y, *, eps, target=None, norm=np.inf, seed=None):
     """
     norm = _ops.check_norm(norm)
     eps = _ops.check_eps(eps)
-    lm = _ops.logits_model(model)
-    k = _ops.num_classes(lm)
+    lm = as_logits_model(model)
+    k = num_classes(lm)
     x, y = _ops.check_inputs(x, y, k)
     t = _ops.target_tensor(target, int(x.shape[0]), k)
-    wm = _ops.weak_model(lm)
-    fn = _ops.cached(model, ("fgsm", norm), lambda: tf.function(
+    wm = cache.weak_call(lm)
+    fn = cache.cached(model, ("fgsm", norm), lambda: tf.function(
         lambda xb, yb, e, tb: fgsm_tf(wm, xb, yb, e, tb, norm)))
     return fn(x, y, tf.constant(eps, tf.float32), t)

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
+from .._util import cache, seeds
 from ..errors import ConfigError
+from ..models.introspection import as_logits_model, num_classes
 from . import _ops
 
 
@@ -104,8 +106,8 @@ def fooling_images(model, classes, *, steps=300, step_size=0.01, start="noise", 
         >>> bool(res.success.all())  # doctest: +SKIP
         True
     """
-    lm = _ops.logits_model(model)
-    k = _ops.num_classes(lm)
+    lm = as_logits_model(model)
+    k = num_classes(lm)
     classes = np.asarray(list(classes) if not isinstance(classes, np.ndarray) else classes)
     if classes.ndim != 1 or classes.size == 0 or classes.dtype.kind not in "iu":
         raise ConfigError(f"classes must be a non-empty list of ints, got {classes!r}")
@@ -125,12 +127,12 @@ def fooling_images(model, classes, *, steps=300, step_size=0.01, start="noise", 
         raise ConfigError(f"fooling images need a model with a fixed input shape, got {lm.input_shape}")
     n = len(classes)
     if start == "noise":
-        x = tf.random.stateless_uniform((n,) + shape, _ops.seed_pair(seed), 0.0, 1.0)
+        x = tf.random.stateless_uniform((n,) + shape, seeds.seed_pair(seed), 0.0, 1.0)
     else:
         x = tf.fill((n,) + shape, 0.5)
     kernel = _gaussian_kernel(float(blur_sigma), shape[-1]) if blur_every else None
-    step = _ops.cached(model, ("fooling", float(tv_weight), float(blur_sigma) if blur_every else None),
-                       lambda: _build_step(_ops.weak_model(lm), float(tv_weight), kernel))
+    step = cache.cached(model, ("fooling", float(tv_weight), float(blur_sigma) if blur_every else None),
+                       lambda: _build_step(cache.weak_call(lm), float(tv_weight), kernel))
     cls_t = tf.constant(classes.astype(np.int64))
     size_t, thr_t = tf.constant(step_size, tf.float32), tf.constant(float(confidence), tf.float32)
     taken = np.full(n, steps, np.int64)

@@ -31,7 +31,9 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
+from .._util import cache, seeds
 from ..errors import ConfigError
+from ..models.introspection import as_logits_model, num_classes
 from . import _local, _ops
 
 _F = 0.5
@@ -138,11 +140,11 @@ def _local_evaluator(engine):
 def _pick_evaluator(model, lm, k, shape):
     """``(evaluate, extra args)``: the local evaluator when it applies (one pixel, supported layers), else the full one."""
     if k == 1:
-        engine = _ops.cached(model, ("one_pixel_local", shape), lambda: _local.build(lm, shape))
+        engine = cache.cached(model, ("one_pixel_local", shape), lambda: _local.build(lm, shape))
         if engine is not None:
-            fn = _ops.cached(model, ("one_pixel_local_fn", shape), lambda: _local_evaluator(engine))
+            fn = cache.cached(model, ("one_pixel_local_fn", shape), lambda: _local_evaluator(engine))
             return fn, (engine.prepare(), {})
-    return _ops.cached(model, ("one_pixel",), lambda: _evaluator(_ops.weak_model(lm))), ()
+    return cache.cached(model, ("one_pixel",), lambda: _evaluator(cache.weak_call(lm))), ()
 
 
 def _init_population(rng, popsize, k, shape):
@@ -246,12 +248,12 @@ def one_pixel_attack(model, x, y, *, pixels=1, popsize=400, generations=100, tar
         raise ConfigError(f"popsize must be at least 4, got {popsize!r}")
     if images_per_pass is not None:
         _ops.check_steps(images_per_pass, "images_per_pass")
-    lm = _ops.logits_model(model)
-    ncls = _ops.num_classes(lm)
+    lm = as_logits_model(model)
+    ncls = num_classes(lm)
     x, y = _ops.check_inputs(x, y, ncls)
     n, shape = int(x.shape[0]), tuple(int(v) for v in x.shape[1:])
     t = _ops.target_tensor(target, n, ncls).numpy()
-    seed = int(_ops.seed_pair(seed)[0])
+    seed = int(seeds.seed_pair(seed)[0])
     xs, ys = x.numpy(), y.numpy()
     use, targeted = np.where(t >= 0, t, ys), t >= 0
     evaluate, extra = _pick_evaluator(model, lm, k, shape)
@@ -306,7 +308,7 @@ def one_pixel_attack(model, x, y, *, pixels=1, popsize=400, generations=100, tar
             who = np.concatenate([np.full(len(tk), s.index) for s, tk in picked])
             if room:  # pad the last passes to the fixed shape
                 pad = np.zeros(room, np.int64)
-                img, cand, who = np.concatenate([img, img[pad]]), np.concatenate([cand, cand[pad]]), np.concatenate([who, who[pad]])
+                img, cand, who = (np.concatenate([a, a[pad]]) for a in (img, cand, who))
             if x_t is None:
                 x_t = tf.constant(xbuf)
             fit, ok, pred = (v.numpy() for v in evaluate(x_t, img.astype(np.int32), cand, use[who], targeted[who],

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from .._util import cache, seeds
+from ..models.introspection import as_logits_model, num_classes
 from . import _ops
 
 
@@ -53,8 +55,8 @@ def pgd_tf(model, x, y, eps, step_size, steps, target, norm="inf", random_start=
         >>> x_adv = pgd_tf(model, x, y, 0.1, 0.01, 40, tf.constant(-1, tf.int64))  # doctest: +SKIP
     """
     norm = _ops.check_norm(norm)
-    eps = _ops._per_image(eps, x)
-    step_size = _ops._per_image(step_size, x)
+    eps = _ops.per_image(eps, x)
+    step_size = _ops.per_image(step_size, x)
     x_adv = _ops.random_start(x, eps, norm, seed) if random_start else tf.identity(x)
     n = tf.shape(x)[0]
 
@@ -97,17 +99,17 @@ def pgd(model, x, y, *, eps, step_size=None, steps=40, target=None, norm=np.inf,
     eps = _ops.check_eps(eps)
     steps = _ops.check_steps(steps)
     step_size = 2.5 * eps / steps if step_size is None else _ops.check_eps(step_size, "step_size")
-    lm = _ops.logits_model(model)
-    k = _ops.num_classes(lm)
+    lm = as_logits_model(model)
+    k = num_classes(lm)
     x, y = _ops.check_inputs(x, y, k)
     n = int(x.shape[0])
     t = _ops.target_tensor(target, n, k)
     eps_t, size_t = tf.constant(eps, tf.float32), tf.constant(step_size, tf.float32)
     early_stop = bool(early_stop)
-    wm = _ops.weak_model(lm)
-    step = _ops.cached(model, ("pgd_step", norm, early_stop), lambda: tf.function(
+    wm = cache.weak_call(lm)
+    step = cache.cached(model, ("pgd_step", norm, early_stop), lambda: tf.function(
         lambda xa, x0, yb, tb, e, a, act: _step(wm, xa, x0, yb, tb, e, a, act, norm, early_stop)))
-    x_adv = _ops.random_start(x, eps_t, norm, _ops.seed_pair(seed)) if random_start else x
+    x_adv = _ops.random_start(x, eps_t, norm, seeds.seed_pair(seed)) if random_start else x
     active = tf.ones([n], tf.bool)
     # every step has the same signature: call the traced graph directly (saves the per-call dispatch
     # of the polymorphic function, about 1 ms, which is 1-2% of a step on the digits CNN)

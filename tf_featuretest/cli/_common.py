@@ -7,13 +7,13 @@ value and exit with status 2, without a traceback.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import sys
 
 import click
 
-from ..errors import ConfigError, FeatureTestError
+from .._util.io import write_json as atomic_write_json
+from ..errors import ConfigError, FeatureTestError, first_line
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -35,7 +35,7 @@ def library_errors(fn):
         try:
             return fn(*args, **kwargs)
         except FeatureTestError as exc:
-            fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            fail(first_line(exc))
 
     return wrapper
 
@@ -109,29 +109,8 @@ def open_model(path):
 
 
 def write_json(path, payload):
-    """Write JSON atomically (temp file + rename)."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(payload, fh, indent=2, default=_json_default)
-    os.replace(tmp, path)
-    return path
-
-
-def _json_default(obj):
-    import numpy as np
-
-    if hasattr(obj, "to_dict"):
-        return obj.to_dict()
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating,)):
-        return float(obj)
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, (tuple, set)):
-        return list(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+    """Write JSON through the package's atomic writer (NaN becomes null)."""
+    return atomic_write_json(path, payload)
 
 
 # ---------------------------------------------------------------- the group

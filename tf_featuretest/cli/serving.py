@@ -16,7 +16,8 @@ from ._common import cli, library_errors, open_model, quiet_option, say, write_j
 @library_errors
 def export_cmd(model_path, pipeline, root, vae_path, gan_path, data, out, quiet):
     """Write versioned SavedModels (classifier, attacks, vae, generator) for TF Serving."""
-    from ..export_pipeline import export_all, load_generative
+    from ..export.bundle import export_all
+    from ..models.saving import load_generative
 
     model = open_model(model_path)
     vae = load_generative(vae_path, "vae") if vae_path else None

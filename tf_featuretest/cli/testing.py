@@ -5,8 +5,18 @@ import os
 import click
 
 from ..errors import ConfigError
-from ._common import (cli, data_options, library_errors, open_data, open_model, parse_floats, parse_size,
-                      quiet_option, say, write_json)
+from ._common import (
+    cli,
+    data_options,
+    library_errors,
+    open_data,
+    open_model,
+    parse_floats,
+    parse_size,
+    quiet_option,
+    say,
+    write_json,
+)
 
 
 @cli.command()
@@ -27,27 +37,28 @@ from ._common import (cli, data_options, library_errors, open_data, open_model, 
 def attack(model_path, data, image_size, batch_size, data_dir, split, attack_name, eps, pixels, target, steps, norm,
            max_examples, seed, out, quiet):
     """Sweep an attack over eps (or pixels): accuracy, success rate and perturbation size per value."""
-    import inspect
-
     import numpy as np
 
-    from ..attacks import get_attack
-    from ..evaluate import as_batches, sweep
+    from ..attacks.registry import get_spec
+    from ..evaluation.sweep import as_batches, sweep
 
-    fn = get_attack(attack_name)
-    params = inspect.signature(fn).parameters
-    param, values = ("eps", parse_floats(eps, "--eps")) if "eps" in params else \
-        ("pixels", parse_floats(pixels, "--pixels"))
+    spec = get_spec(attack_name)
+    param = spec.param
+    values = parse_floats(eps, "--eps") if param == "eps" else parse_floats(pixels, "--pixels")
+    if spec.targeted == "required" and target is None:
+        raise ConfigError(f"attack {attack_name!r} is targeted: give --target CLASS")
+    if spec.targeted == "never" and target is not None:
+        raise ConfigError(f"attack {attack_name!r} is untargeted: it takes no --target")
     bound = {}
     if steps is not None:
-        key = "steps" if "steps" in params else "generations" if "generations" in params else None
-        if key is None:
+        if spec.steps is None:
             raise ConfigError(f"attack {attack_name!r} takes no --steps")
-        bound[key] = steps
+        bound[spec.steps] = steps
     if norm != "inf":
-        if "norm" not in params:
-            raise ConfigError(f"attack {attack_name!r} takes no --norm")
+        if 2 not in spec.norms:
+            raise ConfigError(f"attack {attack_name!r} takes no --norm 2")
         bound["norm"] = 2
+    fn = spec.fn
     transform = functools.partial(fn, **bound)
     model = open_model(model_path)
     ds, info = open_data(data, split, image_size=image_size, batch_size=batch_size, data_dir=data_dir, model=model)
@@ -100,9 +111,9 @@ def noise(model_path, data, image_size, batch_size, data_dir, noises, baseline_p
     """Noise robustness: failure threshold per noise, ranking, corruption error vs a baseline."""
     import numpy as np
 
+    from ..evaluation.robustness import noise_robustness
     from ..noise import parse_noises
     from ..report.noise_plots import write_noise_plots
-    from ..robustness import noise_robustness
 
     names = parse_noises(noises)
     grid = parse_floats(severities, "--severities")
@@ -143,10 +154,10 @@ def noise(model_path, data, image_size, batch_size, data_dir, noises, baseline_p
 def testgen(model_path, data, image_size, batch_size, data_dir, vae_path, gan_path, radius, n, count, vae_epochs,
             seed, out, quiet):
     """Feature-level tests: r-separation, labelled latent (and DCGAN) cases with measured validity."""
-    from ..testgen.run import run_testgen
+    from ..pipeline.testgen import generate_tests
 
     model = open_model(model_path)
-    res = run_testgen(model, data, vae_path=vae_path, gan_path=gan_path, radius=radius, n=n, count=count,
+    res = generate_tests(model, data, vae_path=vae_path, gan_path=gan_path, radius=radius, n=n, count=count,
                       vae_epochs=vae_epochs, seed=seed, out=out, data_dir=data_dir, batch_size=batch_size,
                       image_size=parse_size(image_size), progress=lambda m: say(quiet, m))
     click.echo(res.table())

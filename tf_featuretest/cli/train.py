@@ -44,7 +44,7 @@ def train(data, image_size, batch_size, data_dir, model_name, weights, trainable
     model = build_classifier(model_name, info.num_classes, info.image_shape, weights=weights,
                              trainable_layers=trainable_layers)
     if adversarial != "none":
-        from ..models.adversarial import AdversarialModel
+        from ..attacks.adversarial_training import AdversarialModel
 
         model = AdversarialModel(model, attack=adversarial, eps=adv_eps, ratio=adv_ratio, seed=seed)
     compile_classifier(model, learning_rate=learning_rate, num_classes=info.num_classes)
@@ -130,7 +130,8 @@ def train_generative(kind, data, image_size, batch_size, data_dir, epochs, laten
         click.echo(f"{'metric':<16}{'generated':>12}{'':>4}n={len(x_test)}, features {report.fid.feature_extractor}")
         click.echo(f"{'FID':<16}{report.fid.fid:>12.4f}")
         click.echo(f"{'KID':<16}{report.kid.kid:>12.5f} +- {report.kid.kid_std:.5f}")
-        click.echo(f"{'IS':<16}{report.inception_score.score:>12.4f}    (real test images {report.real_inception_score.score:.4f})")
+        click.echo(f"{'IS':<16}{report.inception_score.score:>12.4f}    "
+                   f"(real test images {report.real_inception_score.score:.4f})")
         payload["metrics"] = report.to_dict()
     if json_path:
         write_json(json_path, payload)
@@ -151,7 +152,7 @@ def train_generative(kind, data, image_size, batch_size, data_dir, epochs, laten
 def run(pipeline, stages, retrain, reports, runs, export_root, quiet):
     """Run a whole pipeline (default: the built-in digits one) and write the HTML report."""
     from ..config import load_config
-    from ..runner import parse_stages, run_pipeline
+    from ..pipeline.runner import parse_stages, run_pipeline
 
     cfg = load_config(pipeline)
     parse_stages(stages)  # a bad stage name fails before any work

@@ -1,6 +1,6 @@
 """Data sources and ``tf.data`` pipelines (see :func:`load`)."""
+from .dataset import AugmentConfig, DatasetInfo, load, load_arrays, parse_source
 from .images import decode_image
-from .pipeline import AugmentConfig, DatasetInfo, load, load_arrays, parse_source
 from .sources import GTSRB_CLASS_NAMES, SPLITS
 
 __all__ = ["AugmentConfig", "DatasetInfo", "GTSRB_CLASS_NAMES", "SPLITS", "decode_image", "load",

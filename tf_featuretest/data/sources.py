@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, first_line
 from .images import decode_many, is_image_file
 
 SPLITS = ("train", "validation", "test")
@@ -224,10 +224,12 @@ def gtsrb(split: str, *, path: str, image_size=(32, 32), channels=3, crop="none"
         paths, labels, boxes = [], [], []
         for d, cid in zip(class_dirs, ids):
             csv_path = os.path.join(train_root, d, f"GT-{d}.csv")
-            p, l, b = _gtsrb_rows(csv_path, os.path.join(train_root, d), num_classes)
-            if any(v != cid for v in l):
-                raise DataError(f"{csv_path}: ClassId values {sorted(set(l))} do not match folder {d}")
-            paths += p; labels += l; boxes += b
+            p, lab, b = _gtsrb_rows(csv_path, os.path.join(train_root, d), num_classes)
+            if any(v != cid for v in lab):
+                raise DataError(f"{csv_path}: ClassId values {sorted(set(lab))} do not match folder {d}")
+            paths += p
+            labels += lab
+            boxes += b
         y = np.asarray(labels, np.int64)
         keep = stratified_split(y, split, split_seed, (0.85, 0.15, 0.0))
     else:
@@ -341,7 +343,7 @@ def tfds_source(split: str, *, name: str, image_size=None, channels=None, data_d
     try:
         builder = tfds.builder(name, data_dir=data_dir)
     except Exception as exc:  # tfds raises several kinds for unknown names
-        raise DataError(f"unknown TFDS data set {name!r}: {str(exc).splitlines()[0]}") from None
+        raise DataError(f"unknown TFDS data set {name!r}: {first_line(exc)}") from None
     if download:
         builder.download_and_prepare()
     elif not builder.is_prepared() if hasattr(builder, "is_prepared") else not os.path.isdir(builder.data_dir):

@@ -26,8 +26,7 @@ Example:
     (8, 32, 32)
 """
 from .layers import find_cam_layer
-from .saliency import (METHOD_TITLES, METHODS, Explainer, SaliencyResult, concentration, get_explainer,
-                       saliency_maps)
+from .saliency import METHOD_TITLES, METHODS, Explainer, SaliencyResult, concentration, get_explainer, saliency_maps
 
 __all__ = ["METHODS", "METHOD_TITLES", "Explainer", "SaliencyResult", "concentration", "find_cam_layer",
            "get_explainer", "saliency_maps"]

@@ -1,13 +1,16 @@
 """Vanilla gradient, SmoothGrad and Grad-CAM maps from one compiled gradient pass (see the package docs)."""
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 
 import keras
 import numpy as np
+import tensorflow as tf
 
+from .._util import cache, checks
 from ..errors import ConfigError, DataError, ModelError
-from .layers import resolve_layer, two_output_model, find_cam_layer
+from .layers import find_cam_layer, resolve_layer, two_output_model
 
 METHODS = ("vanilla", "smoothgrad", "gradcam")
 METHOD_TITLES = {"vanilla": "Vanilla gradient", "smoothgrad": "SmoothGrad", "gradcam": "Grad-CAM"}
@@ -101,9 +104,8 @@ class Explainer:
         if len(model.inputs) != 1 or len(model.inputs[0].shape) != 4:
             raise ModelError(f"model {model.name!r} must take one NHWC image input, got inputs "
                              f"{[tuple(t.shape) for t in model.inputs]}")
-        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-            raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
-        self.model = model
+        batch_size = checks.positive_int(batch_size, "batch_size")
+        self._model = weakref.ref(model)  # held weakly: explainers live in the per-model cache
         self.batch_size = int(batch_size)
         self.image_shape = tuple(model.inputs[0].shape[1:])
         self.num_classes = int(model.outputs[0].shape[-1])
@@ -116,18 +118,25 @@ class Explainer:
         self._fn = None
 
     @property
+    def model(self) -> keras.Model:
+        """The explained model (raises ReferenceError once it was freed)."""
+        model = self._model()
+        if model is None:
+            raise ReferenceError("the model of this Explainer was freed")
+        return model
+
+    @property
     def layer(self) -> str | None:
         """The Grad-CAM layer (``"a/b"`` inside sub-model ``a``), or None for a model without one."""
         return self._layer
 
     def _compiled(self):
         """``(x, target) -> {"logits", "target", "grad"[, "cam"]}``; target < 0 means the predicted class."""
-        import tensorflow as tf
-
         if self._fn is not None:
             return self._fn
-        model, layer = self.model, self._layer
-        net = two_output_model(model, tuple(layer.split("/"))) if layer else None
+        layer = self._layer
+        net = two_output_model(self.model, tuple(layer.split("/"))) if layer else None  # a derived model
+        model = cache.weak_call(self.model)
         height, width = self.image_shape[:2]
 
         def fn(x, target):
@@ -266,37 +275,26 @@ class Explainer:
 
 
 def _check_smooth(n, sigma, seed):
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
-        raise ConfigError(f"SmoothGrad n must be a positive integer, got {n!r}")
+    n = checks.positive_int(n, "SmoothGrad n")
     if not isinstance(sigma, (int, float, np.floating)) or not np.isfinite(sigma) or sigma < 0:
         raise ConfigError(f"SmoothGrad sigma must be a non-negative number, got {sigma!r}")
     if not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2 ** 63:
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
 
 
-_CACHE_ATTR = "_tf_featuretest_explainers"
-
-
 def get_explainer(model: keras.Model, layer: str | None = None, batch_size: int = 64) -> Explainer:
     """The cached :class:`Explainer` of ``model`` for these settings (compiled functions reused).
 
-    The cache lives on the model object itself (outside Keras's attribute tracking), so it goes
-    away with the model.
+    Explainers live in the one per-model cache (:mod:`tf_featuretest._util.cache`) and go away with
+    the model.
     """
     if not isinstance(model, keras.Model):
         raise ModelError(f"model must be a keras.Model, got {type(model).__name__}")
-    if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+    batch_size = checks.positive_int(batch_size, "batch_size")
     if layer is not None and not isinstance(layer, str):
         raise ConfigError(f"Grad-CAM layer must be a layer name, got {layer!r}")
-    cache = model.__dict__.get(_CACHE_ATTR)
-    if cache is None:
-        cache = {}
-        object.__setattr__(model, _CACHE_ATTR, cache)
-    key = (layer, int(batch_size))
-    if key not in cache:
-        cache[key] = Explainer(model, layer=layer, batch_size=batch_size)
-    return cache[key]
+    return cache.cached(model, ("explainer", layer, int(batch_size)),
+                        lambda: Explainer(model, layer=layer, batch_size=batch_size))
 
 
 def saliency_maps(model: keras.Model, x, y=None, methods=METHODS, *, target="predicted", n: int = 25,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import DataError
+from ..models.introspection import compiled_predict
 
 
 def _labels(y, num_classes, what="label"):
@@ -142,8 +143,6 @@ def predict_logits(model, data, *, batch_size=256):
         ``(logits float32 [N, C], labels int64 [N])``.
     """
     import tensorflow as tf
-
-    from ..models.classifiers import compiled_predict
 
     fn = compiled_predict(model)
     logits, labels = [], []

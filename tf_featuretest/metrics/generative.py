@@ -12,15 +12,14 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .._util import checks
 from ..errors import ConfigError, DataError
-
+from ..models.introspection import as_logits_model, feature_layer_name, feature_model
 
 
 def _describe(fn, layer=None):
     """``(callable, description)`` for a keras classifier (its feature layer) or a plain function."""
     import keras
-
-    from ..models.classifiers import as_logits_model, feature_layer_name, feature_model
 
     if isinstance(fn, keras.Model):
         if layer == "logits":
@@ -197,8 +196,7 @@ def kid_from_features(real, generated, *, subsets=10, subset_size=1000, seed=0,
     Each subset draws ``min(subset_size, N)`` rows of each set without replacement (seeded).
     """
     real, generated = _check_pair(real, generated, "KID")
-    if not isinstance(subsets, (int, np.integer)) or subsets < 1:
-        raise ConfigError(f"subsets must be a positive integer, got {subsets!r}")
+    subsets = checks.positive_int(subsets, "subsets")
     if not isinstance(subset_size, (int, np.integer)) or subset_size < 2:
         raise ConfigError(f"subset_size must be an integer >= 2, got {subset_size!r}")
     m = int(min(subset_size, len(real)))

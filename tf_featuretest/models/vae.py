@@ -12,6 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from .._util import checks
 from ..errors import ConfigError
 
 _EPS = 1e-7
@@ -108,8 +109,7 @@ class VAE(keras.Model):
         super().__init__(**kwargs)
         self.filters = _check_filters(filters)
         self.image_shape = _check_shape(input_shape, len(self.filters))
-        if not isinstance(latent_dim, (int, np.integer)) or latent_dim < 1:
-            raise ConfigError(f"latent_dim must be a positive integer, got {latent_dim!r}")
+        latent_dim = checks.positive_int(latent_dim, "latent_dim")
         if not isinstance(beta, (int, float, np.floating, np.integer)) or not np.isfinite(beta) or beta < 0:
             raise ConfigError(f"beta must be a finite number >= 0, got {beta!r}")
         if seed is not None and not isinstance(seed, (int, np.integer)):
@@ -169,8 +169,7 @@ class VAE(keras.Model):
 
     def sample(self, n, seed=None):
         """``n`` images decoded from ``z ~ N(0, I)``; an integer ``seed`` makes the draw repeatable."""
-        if not isinstance(n, (int, np.integer)) or n < 1:
-            raise ConfigError(f"n must be a positive integer, got {n!r}")
+        n = checks.positive_int(n, "n")
         if seed is not None and not isinstance(seed, (int, np.integer)):
             raise ConfigError(f"seed must be an integer or None, got {seed!r}")
         z = keras.random.normal((int(n), self.latent_dim), seed=self.sample_seed if seed is None else int(seed))
@@ -254,8 +253,7 @@ def train_vae(train_ds, input_shape, *, latent_dim=16, epochs=30, val_ds=None, s
         >>> ds, info = tf_featuretest.data.load("digits", "train", batch_size=64)
         >>> vae = train_vae(ds, info.image_shape, epochs=30)  # doctest: +SKIP
     """
-    if not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ConfigError(f"epochs must be a positive integer, got {epochs!r}")
+    epochs = checks.positive_int(epochs, "epochs")
     if not isinstance(seed, (int, np.integer)):
         raise ConfigError(f"seed must be an integer, got {seed!r}")
     keras.utils.set_random_seed(int(seed))

@@ -6,12 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .style import color, image_grid_axes, new_figure, save, show_image
-
-
-def _name(names, k):
-    k = int(k)
-    return str(names[k]) if names is not None and 0 <= k < len(names) else str(k)
+from .style import class_label, color, image_grid_axes, new_figure, save, show_image
 
 
 def plot_accuracy_vs_eps(results, path, *, title="Accuracy under attack"):
@@ -62,10 +57,10 @@ def plot_adversarial_triplets(x, x_adv, y, pred_clean, pred_adv, path, *, class_
         show_image(axes[i, 0], x[i])
         show_image(axes[i, 1], amp)
         show_image(axes[i, 2], x_adv[i])
-        axes[i, 0].set_title(f"true {_name(class_names, y[i])}, pred {_name(class_names, pred_clean[i])}", fontsize=7)
+        axes[i, 0].set_title(f"true {class_label(class_names, y[i])}, pred {class_label(class_names, pred_clean[i])}", fontsize=7)
         axes[i, 1].set_title(f"|d|inf={scale:.3f} (x{0.5 / scale if scale else 0:.0f})", fontsize=7)
         ok = int(pred_adv[i]) != int(y[i])
-        axes[i, 2].set_title(f"pred {_name(class_names, pred_adv[i])}" + (" (fooled)" if ok else ""), fontsize=7,
+        axes[i, 2].set_title(f"pred {class_label(class_names, pred_adv[i])}" + (" (fooled)" if ok else ""), fontsize=7,
                              color=color(3) if ok else "black")
     return save(fig, path)
 
@@ -91,7 +86,7 @@ def plot_one_pixel(result, x, y, path, *, class_names=None, max_images=12, title
         show_image(ax, result.images[i])
         for r, c in result.pixels[i]:
             ax.add_patch(_circle(c, r))
-        ax.set_title(f"{_name(class_names, y[i])} -> {_name(class_names, result.predicted[i])}", fontsize=8,
+        ax.set_title(f"{class_label(class_names, y[i])} -> {class_label(class_names, result.predicted[i])}", fontsize=8,
                      color=color(3) if result.success[i] else "black")
     return save(fig, path)
 
@@ -122,6 +117,6 @@ def plot_fooling_grid(result, path, *, class_names=None, title=None):
                 continue
             i = where[j]
             show_image(ax, result.images[i])
-            ax.set_title(f"{_name(class_names, c)}: {result.confidence[i]:.3f}", fontsize=7,
+            ax.set_title(f"{class_label(class_names, c)}: {result.confidence[i]:.3f}", fontsize=7,
                          color="black" if result.success[i] else color(3))
     return save(fig, path)

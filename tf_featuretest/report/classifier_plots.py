@@ -12,21 +12,13 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
+from .._util import checks
+from ..data import AugmentConfig
 from ..errors import ConfigError, DataError
 from .html import Table
-from .style import color, image_grid_axes, new_figure, save, show_image
+from .style import class_label, color, image_grid_axes, new_figure, save, short, show_image
 
 TRAIN, VALIDATION = color(0), color(1)
-
-
-def short(name, width=18) -> str:
-    """A class name cut to ``width`` characters (Tiny ImageNet names run long)."""
-    name = str(name)
-    return name if len(name) <= width else name[:width - 1] + "\u2026"
-
-
-def _labels_of(class_names, i):
-    return short(class_names[i]) if class_names is not None and 0 <= i < len(class_names) else str(i)
 
 
 # --------------------------------------------------------------------------- classifier
@@ -113,8 +105,7 @@ def per_class_table(report, *, worst: int | None = None, caption: str = "Per-cla
         raise DataError("per_class_table needs a ClassificationReport or its to_dict()")
     rows = [(r["class"], r["precision"], r["recall"], r["f1"], r["support"]) for r in d["per_class"]]
     if worst is not None:
-        if not isinstance(worst, int) or worst < 1:
-            raise ConfigError(f"worst must be a positive integer, got {worst!r}")
+        worst = checks.positive_int(worst, "worst")
         rows = sorted(rows, key=lambda r: (r[3], str(r[0])))[:worst]
         caption = f"{caption} ({len(rows)} classes with the lowest F1)"
     return Table(("class", "precision", "recall", "F1", "support"), rows, caption)
@@ -187,8 +178,6 @@ def plot_augmentation_examples(x, path: str, *, augment=True, variants: int = 5,
         x: a few images ``[N, H, W, C]`` in [0, 1].
         augment: ``True`` (the defaults) or an :class:`tf_featuretest.data.AugmentConfig`.
     """
-    from ..data import AugmentConfig
-
     cfg = AugmentConfig() if augment is True else augment
     if not isinstance(cfg, AugmentConfig):
         raise ConfigError(f"augment must be True or an AugmentConfig, got {augment!r}")
@@ -221,7 +210,7 @@ def plot_crop_examples(originals, crops, path: str, *, labels=None, class_names=
         show_image(axes[0, i], originals[i])
         show_image(axes[1, i], crops[i])
         if labels is not None:
-            axes[0, i].set_title(_labels_of(class_names, int(labels[i])), fontsize=9)
+            axes[0, i].set_title(class_label(class_names, int(labels[i]), 18), fontsize=9)
     axes[0, 0].set_ylabel("full image", fontsize=9)
     axes[1, 0].set_ylabel("box crop", fontsize=9)
     return save(fig, path)

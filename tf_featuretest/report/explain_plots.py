@@ -16,15 +16,9 @@ import numpy as np
 
 from ..errors import DataError
 from ..explain import METHOD_TITLES, SaliencyResult
-from .style import image_grid_axes, save, show_image
+from .style import class_label, image_grid_axes, save, show_image
 
 RIGHT, WRONG = "#009E73", "#D55E00"
-
-
-def _name(class_names, i):
-    from .classifier_plots import short
-
-    return short(class_names[i], 12) if class_names is not None and 0 <= i < len(class_names) else str(i)
 
 
 def _scale(m, top=None):
@@ -47,11 +41,12 @@ def _draw(ax, method, result, i, top=None):
 
 def _row_label(result, i, class_names, prefix=""):
     pred = int(result.predictions[i])
-    text = f"{prefix}pred {_name(class_names, pred)} ({result.confidences[i]:.0%})"
+    text = f"{prefix}pred {class_label(class_names, pred, 12)} ({result.confidences[i]:.0%})"
     ok = None
     if result.labels is not None:
         true = int(result.labels[i])
-        text = f"{prefix}true {_name(class_names, true)}\npred {_name(class_names, pred)} ({result.confidences[i]:.0%})"
+        text = (f"{prefix}true {class_label(class_names, true, 12)}\n"
+                f"pred {class_label(class_names, pred, 12)} ({result.confidences[i]:.0%})")
         ok = true == pred
     return text, ("#1d232b" if ok is None else RIGHT if ok else WRONG)
 

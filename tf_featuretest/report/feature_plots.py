@@ -3,12 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .style import color, image_grid_axes, new_figure, save, show_image
-
-
-def _name(class_names, k):
-    k = int(k)
-    return str(class_names[k]) if class_names is not None and 0 <= k < len(class_names) else str(k)
+from .style import class_label, color, image_grid_axes, new_figure, save, show_image
 
 
 def plot_separation_histograms(results, path, *, title="Distance to the nearest other-class training point"):
@@ -45,8 +40,8 @@ def plot_closest_pairs(result, x_train, y_train, path, *, x_test=None, class_nam
         query = (x_test if p.kind == "test-train" else x_train)[p.query]
         show_image(axes[0, j], query)
         show_image(axes[1, j], x_train[p.ref])
-        axes[0, j].set_title(f"{p.kind.split('-')[0]} #{p.query}: {_name(class_names, p.query_label)}", fontsize=7)
-        axes[1, j].set_title(f"train #{p.ref}: {_name(class_names, p.ref_label)}\nd={p.distance:.3g}", fontsize=7)
+        axes[0, j].set_title(f"{p.kind.split('-')[0]} #{p.query}: {class_label(class_names, p.query_label)}", fontsize=7)
+        axes[1, j].set_title(f"train #{p.ref}: {class_label(class_names, p.ref_label)}\nd={p.distance:.3g}", fontsize=7)
     return save(fig, path)
 
 
@@ -72,7 +67,7 @@ def plot_latent_map(z, y, path, *, class_names=None, generated=None, title="Late
     fig, ax = new_figure(width=5.6, height=4.6)
     for i, c in enumerate(np.unique(y)):
         m = y == c
-        ax.scatter(p[m, 0], p[m, 1], s=6, color=color(i), alpha=0.7, label=_name(class_names, c))
+        ax.scatter(p[m, 0], p[m, 1], s=6, color=color(i), alpha=0.7, label=class_label(class_names, c))
     if generated is not None:
         zg, valid = np.asarray(generated[0]), np.asarray(generated[1], bool)
         pg = (zg - mean) @ basis.T
@@ -104,7 +99,7 @@ def plot_generated_gallery(result, path, *, class_names=None, max_images=40, col
             continue
         show_image(ax, result.images[k])
         _frame(ax, bool(result.valid[k]))
-        ax.set_title(f"{_name(class_names, result.labels[k])}{'' if result.valid[k] else ' (x)'}", fontsize=7)
+        ax.set_title(f"{class_label(class_names, result.labels[k])}{'' if result.valid[k] else ' (x)'}", fontsize=7)
     return save(fig, path)
 
 
@@ -121,9 +116,9 @@ def plot_failing_cases(result, path, *, class_names=None, max_images=12, title=N
     for j, i in enumerate(fail):
         if has_anchor:
             show_image(axes[0, j], result.anchors[result.anchor_index[i]])
-            axes[0, j].set_title(f"anchor: {_name(class_names, result.labels[i])}", fontsize=7)
+            axes[0, j].set_title(f"anchor: {class_label(class_names, result.labels[i])}", fontsize=7)
         ax = axes[rows - 1, j]
         show_image(ax, result.images[i])
-        ax.set_title(f"true {_name(class_names, result.labels[i])}\npred {_name(class_names, result.predictions[i])}",
+        ax.set_title(f"true {class_label(class_names, result.labels[i])}\npred {class_label(class_names, result.predictions[i])}",
                      fontsize=7, color=color(3))
     return save(fig, path)

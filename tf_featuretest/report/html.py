@@ -13,10 +13,7 @@ Example:
 """
 from __future__ import annotations
 
-import dataclasses
-import datetime
 import html
-import json
 import math
 import os
 import re
@@ -24,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._util.io import atomic_write, dumps_json
 from ..errors import ConfigError
 
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
@@ -57,6 +55,10 @@ class Table:
 
     def to_dict(self) -> dict:
         return {"caption": self.caption, "columns": list(self.columns), "rows": [list(r) for r in self.rows]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Table:
+        return cls(tuple(d["columns"]), tuple(tuple(r) for r in d["rows"]), str(d.get("caption", "")))
 
 
 @dataclass(frozen=True)
@@ -95,42 +97,11 @@ class Section:
                 "figures": [{"path": p, "caption": c} for p, c in self.figures],
                 "tables": [t.to_dict() for t in self.tables], "error": self.error}
 
-
-def to_jsonable(value):
-    """``value`` as plain JSON types: dataclasses and ``to_dict()`` objects, numpy, tuples; NaN/inf -> None."""
-    if hasattr(value, "to_dict") and callable(value.to_dict):
-        return to_jsonable(value.to_dict())
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return to_jsonable(dataclasses.asdict(value))
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
-        return [to_jsonable(v) for v in items]
-    if isinstance(value, np.ndarray):
-        return to_jsonable(value.tolist())
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, (os.PathLike, datetime.date)):
-        return str(value)
-    raise ConfigError(f"cannot write a {type(value).__name__} value to results.json: {value!r:.80}")
-
-
-def _write_atomic(path: str, text: str) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    @classmethod
+    def from_dict(cls, d: dict) -> Section:
+        return cls(str(d["id"]), str(d["title"]), str(d.get("reading", "")),
+                   tuple((f["path"], f["caption"]) for f in d.get("figures", ())),
+                   tuple(Table.from_dict(t) for t in d.get("tables", ())), d.get("error"))
 
 
 def _check_figures(out_dir: str, sections) -> dict:
@@ -298,7 +269,7 @@ def write_report(out_dir: str, results: dict, sections, *, title: str = "tf-feat
 
     Args:
         out_dir: the report folder; figures must already be inside it.
-        results: all numbers, made JSON-safe by :func:`to_jsonable` (NaN becomes null).
+        results: all numbers, made JSON-safe by :func:`~tf_featuretest._util.io.to_jsonable` (NaN becomes null).
         sections: :class:`Section` objects, in page order, with unique ids.
         title: page title and heading.
         subtitle: line under the heading (default: the section count and failures).
@@ -322,9 +293,9 @@ def write_report(out_dir: str, results: dict, sections, *, title: str = "tf-feat
         raise ConfigError(f"results must be a dict, got {type(results).__name__}")
     os.makedirs(out_dir, exist_ok=True)
     sizes = _check_figures(out_dir, sections)
-    payload = json.dumps(to_jsonable(results), indent=2, sort_keys=True, allow_nan=False)
+    payload = dumps_json(results, indent=2, sort_keys=True)
     page = render_html(sections, title=title, subtitle=subtitle, summary=summary, sizes=sizes)
-    _write_atomic(os.path.join(out_dir, "results.json"), payload + "\n")
+    atomic_write(os.path.join(out_dir, "results.json"), payload + "\n")
     index = os.path.join(out_dir, "index.html")
-    _write_atomic(index, page)
+    atomic_write(index, page)
     return index

@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 
+from ..noise import get_noise
 from .style import color, image_grid_axes, new_figure, save, show_image
 
 
@@ -28,8 +29,6 @@ def plot_accuracy_curves(result, path: str, title=None) -> str:
 
 def plot_severity_grid(image, noises, severities, path: str, *, seed=0, title="noise at each severity") -> str:
     """One row per noise, one column per severity, all applied to the same ``image`` (HWC in [0, 1])."""
-    from ..noise import get_noise
-
     fig, axes = image_grid_axes(len(noises), len(severities), cell=1.0, title=title)
     for r, name in enumerate(noises):
         fn = get_noise(name)

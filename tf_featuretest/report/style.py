@@ -5,12 +5,12 @@ matplotlib never needs a display.
 """
 from __future__ import annotations
 
-import os
-
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+from .._util.io import atomic_path  # noqa: E402
 
 # A colour-blind-safe qualitative palette (Okabe & Ito), then matplotlib's tab20 for more series.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
@@ -29,13 +29,27 @@ def new_figure(width=6.4, height=4.0, nrows=1, ncols=1, **kw):
 
 
 def save(fig, path: str) -> str:
-    """Write ``fig`` to ``path`` (PNG) through a temporary file, close it, return the path."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}.png"
-    fig.savefig(tmp, format="png")
-    plt.close(fig)
-    os.replace(tmp, path)
+    """Write ``fig`` to ``path`` (PNG) through the atomic writer, close it, return the path."""
+    try:
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, format="png")
+    finally:
+        plt.close(fig)
     return path
+
+
+def short(name, width=18) -> str:
+    """A class name cut to ``width`` characters (Tiny ImageNet names run long)."""
+    name = str(name)
+    return name if len(name) <= width else name[:width - 1] + "\u2026"
+
+
+def class_label(class_names, k, width=None) -> str:
+    """The name of class ``k`` (cut to ``width`` characters when given), or ``k`` itself without names."""
+    k = int(k)
+    if class_names is None or not 0 <= k < len(class_names):
+        return str(k)
+    return short(class_names[k], width) if width else str(class_names[k])
 
 
 def image_grid_axes(rows: int, cols: int, cell=1.2, title=None):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ConfigError, ModelError
+from ..export.layout import latest_version, load_artifact
 
 METHODS = ("feature_space", "pgd", "fgsm")
 
@@ -72,8 +73,6 @@ class ExportBackend:
 
     def __init__(self, models_dir, *, pgd_steps=40):
         import tensorflow as tf
-
-        from ..export import latest_version, load_artifact
 
         self._tf = tf
         if not os.path.isdir(str(models_dir)):

@@ -2,7 +2,7 @@
 
 A conditional generator asked for class ``c`` does not always draw a ``c``. Each generated image is
 labelled with its condition and kept as a valid test only if an independent model agrees: through
-the VAE (see :mod:`tf_featuretest.testgen._validity`), (a) its nearest training latent has label
+the VAE (see :mod:`tf_featuretest.testgen.validity`), (a) its nearest training latent has label
 ``c``; (b) its latent mean lies within the r-separation radius of that nearest training point
 (``"local"``: the point's own margin r_i; ``"global"``: the data set's latent r; or a fraction
 or a fixed number), the region that r-separation assigns to the training point's label; (c) its
@@ -13,9 +13,11 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from .._util import checks, seeds
 from ..errors import ConfigError
-from ._validity import check_cases
 from .latent import parse_radius, predict_labels, reference_latents, summarize
+from .separation import r_separation
+from .validity import check_cases
 
 
 def gan_tests(model, gan, vae, train, *, n=1000, radius="local", elbo_percentile=1.0, separation=None, seed=0,
@@ -39,11 +41,8 @@ def gan_tests(model, gan, vae, train, *, n=1000, radius="local", elbo_percentile
     Example:
         >>> res = gan_tests(cnn, gan, vae, (x_train, y_train), n=200)  # doctest: +SKIP
     """
-    from .separation import r_separation
-
     kind, factor = parse_radius(radius)
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
-        raise ConfigError(f"n must be a positive integer, got {n!r}")
+    n = checks.positive_int(n, "n")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
         raise ConfigError(f"seed must be an integer, got {seed!r}")
     num_classes = int(getattr(gan, "num_classes", 0) or 0)
@@ -71,7 +70,7 @@ def gan_tests(model, gan, vae, train, *, n=1000, radius="local", elbo_percentile
     fn = tf.function(run, input_signature=[tf.TensorSpec([None], tf.int64), tf.TensorSpec([], tf.int32)])
     parts = []
     for b, i in enumerate(range(0, n, batch_size)):
-        out = fn(tf.constant(labels[i:i + batch_size]), tf.constant(int(seed) * 7919 + b, tf.int32))
+        out = fn(tf.constant(labels[i:i + batch_size]), tf.constant(seeds.derive(seed, b), tf.int32))
         parts.append({k: np.asarray(v) for k, v in out.items()})
     out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     out["anchor_index"] = out["nearest_index"]

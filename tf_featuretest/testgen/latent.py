@@ -5,7 +5,7 @@ uniformly from the Euclidean ball of radius ``rho`` around ``z_a``, decode them,
 with the anchor's label. The label is justified only if the decoded image still belongs to the
 anchor's class, which generators often break (Riccio & Tonella, ICSE 2023, found that only 9-58%
 of latent-space "failures" were real misclassifications), so every case is checked (see
-:mod:`tf_featuretest.testgen._validity`): nearest training latent has the label, the image
+:mod:`tf_featuretest.testgen.validity`): nearest training latent has the label, the image
 re-encodes within ``rho`` of ``z_a``, and its ELBO is above a low percentile of the training
 ELBOs (distribution-aware testing, Dola et al., ICSE 2021). Only cases passing all three count.
 
@@ -16,14 +16,19 @@ number.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
 
+from .._util import seeds
+from .._util.io import nan_to_none
 from ..errors import ConfigError
-from ._validity import check_cases
+from ..models.introspection import compiled_predict
+from .separation import encode_features, nearest_other_class, r_separation
+from .validity import check_cases, elbo_threshold
 
 
 def sample_ball_tf(centers, count, radius, seed):
@@ -69,7 +74,7 @@ def sample_latent_tests_tf(vae, anchors, anchor_labels, count, radius, seed, tra
     Returns:
         dict: ``images [A*count, H, W, C]``, ``labels`` int64, ``valid`` bool, ``anchor_index`` int32,
         ``sampled`` latent points, ``radius`` per case, and the per-check tensors of
-        ``_validity.check_cases`` (``nearest_ok``, ``reencode_ok``, ``elbo_ok``, ``elbo``, ...).
+        ``validity.check_cases`` (``nearest_ok``, ``reencode_ok``, ``elbo_ok``, ``elbo``, ...).
 
     Example:
         >>> out = sample_latent_tests_tf(vae, x[:4], y[:4], 8, 0.5, 0, z_train, y_train, -200.0)  # doctest: +SKIP
@@ -160,9 +165,7 @@ class LatentTestResult:
         return np.flatnonzero(self.valid & (self.predictions != self.labels))
 
     def to_dict(self) -> dict:
-        def num(v):
-            return None if v is None or (isinstance(v, float) and np.isnan(v)) else float(v)
-
+        num = nan_to_none
         fail = self.failing()
         return {"source": self.source, "radius": {"kind": self.radius_kind, "factor": self.radius_factor,
                                                   "mean": num(float(np.mean(self.radius)))},
@@ -214,8 +217,6 @@ def requery(result: LatentTestResult, model, batch_size=256) -> LatentTestResult
     Example:
         >>> other = requery(latent_tests(cnn, vae, train, anchors), robust_cnn)  # doctest: +SKIP
     """
-    import dataclasses
-
     predictions = predict_labels(model, result.images, batch_size)
     return dataclasses.replace(result, **_answers(result.labels, result.valid, predictions,
                                                   len(result.per_class_valid)))
@@ -223,21 +224,16 @@ def requery(result: LatentTestResult, model, batch_size=256) -> LatentTestResult
 
 def reference_latents(vae, x_train, y_train, *, elbo_percentile=1.0, batch_size=256):
     """Training latent means, labels and the ELBO threshold (``elbo_percentile``-th percentile)."""
-    from .separation import encode_features
-
     if not 0 <= elbo_percentile <= 100:
         raise ConfigError(f"elbo_percentile must be in [0, 100], got {elbo_percentile!r}")
     x_train = np.asarray(x_train, np.float32)
     z = encode_features(vae, x_train, batch_size)
-    elbos = np.concatenate([np.asarray(vae.elbo(x_train[i:i + batch_size]))
-                            for i in range(0, len(x_train), batch_size)])
-    return z, np.asarray(y_train, np.int64), float(np.percentile(elbos, elbo_percentile))
+    threshold = elbo_threshold(vae, x_train, elbo_percentile, batch_size)
+    return z, np.asarray(y_train, np.int64), threshold
 
 
 def predict_labels(model, images, batch_size=256) -> np.ndarray:
     """Arg-max predictions of a classifier on ``images``, in batches."""
-    from ..models.classifiers import compiled_predict
-
     fn = compiled_predict(model)
     out = [np.argmax(np.asarray(fn(tf.constant(images[i:i + batch_size]))), axis=-1)
            for i in range(0, len(images), batch_size)]
@@ -267,8 +263,6 @@ def latent_tests(model, vae, train, anchors, *, n=1000, count=10, radius="0.5loc
         >>> res = latent_tests(cnn, vae, (x_train, y_train), (x_test, y_test), n=200)  # doctest: +SKIP
         >>> res.validity_rate, res.accuracy  # doctest: +SKIP
     """
-    from .separation import encode_features, nearest_other_class, r_separation
-
     kind, factor = parse_radius(radius)
     for name, v in (("n", n), ("count", count), ("seed", seed)):
         if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < (0 if name == "seed" else 1):
@@ -300,7 +294,7 @@ def latent_tests(model, vae, train, anchors, *, n=1000, count=10, radius="0.5loc
     parts = []
     for i in range(0, num_anchors, step):
         out = fn(tf.constant(xa[i:i + step]), tf.constant(ya[i:i + step]), tf.constant(per, tf.int32),
-                 tf.constant(radii[i:i + step]), tf.constant(int(seed) * 7919 + i, tf.int32))
+                 tf.constant(radii[i:i + step]), tf.constant(seeds.derive(seed, i), tf.int32))
         out = {k: np.asarray(v) for k, v in out.items()}
         out["anchor_index"] = out["anchor_index"] + i
         parts.append(out)

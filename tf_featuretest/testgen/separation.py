@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._util import checks
 from ..errors import ConfigError, DataError
 from ._nearest import block_search_fn
 
@@ -219,8 +220,7 @@ def r_separation(x, y, *, x_test=None, y_test=None, norm="inf", space="pixel", b
         raise DataError(f"r-separation needs at least two classes, got labels {np.unique(y).tolist()}")
     if (x_test is None) != (y_test is None):
         raise ConfigError("give both x_test and y_test, or neither")
-    if not isinstance(block, (int, np.integer)) or block < 1:
-        raise ConfigError(f"block must be a positive integer, got {block!r}")
+    block = checks.positive_int(block, "block")
     norm = _norm_name(norm)
     start = time.perf_counter()
     fx = encode_features(space, x, batch_size)

@@ -1,0 +1,83 @@
+"""The models a run trains, or reuses from an earlier run with the same data and settings.
+
+A model's file name carries a content hash of the data fingerprint, the seed, the package version
+and its settings (``runs/<pipeline>/<name>-<hash>.keras``), so an unchanged configuration finds
+its models again and a changed one trains new ones.
+"""
+from __future__ import annotations
+
+import os
+
+import keras
+import tensorflow as tf
+
+from .._util.io import read_json, write_json
+from ..attacks.adversarial_training import AdversarialModel
+from ..data import load
+from ..models.architectures import build_classifier
+from ..models.dcgan import train_dcgan
+from ..models.saving import load_classifier, save_model_atomic
+from ..models.training import compile_classifier, get_strategy, train_classifier
+from ..models.vae import train_vae
+
+#: Batch size of the generative models' training pipelines.
+GENERATIVE_BATCH_SIZE = 64
+#: Batch size of the validation pipeline while a classifier trains.
+VALIDATION_BATCH_SIZE = 256
+
+
+def data_kwargs(cfg) -> dict:
+    """The ``data.load`` arguments a pipeline's ``[data]`` section gives."""
+    d = cfg.data
+    return dict(image_size=d.image_size, channels=d.channels, data_dir=d.data_dir)
+
+
+def classifier(ctx, c):
+    """``(model, history, reused, path)`` for one ``[[classifiers]]`` entry: trained, reused or the user's file."""
+    info, d = ctx.data["info"], ctx.config.data
+    key = ctx.content_hash(c.__dict__, d.__dict__)
+    path = os.path.join(ctx.work_dir, f"{c.name}-{key}.keras")
+    hist_path = path[:-len(".keras")] + ".history.json"
+    if os.path.exists(path) and os.path.exists(hist_path) and not ctx.retrain:
+        ctx.say(f"      {c.name}: reusing {path}")
+        return load_classifier(path), read_json(hist_path, what="training history"), True, path
+    if c.model.endswith((".keras", ".h5")):
+        model = load_classifier(c.model)
+        return model, {}, True, c.model
+    keras.utils.set_random_seed(ctx.config.seed)
+    xv, yv = ctx.data["validation"]
+    train_ds, _ = load(d.source, "train", batch_size=d.batch_size, augment=d.augment, crop=d.crop,
+                       seed=ctx.config.seed, **data_kwargs(ctx.config))
+    val_ds = tf.data.Dataset.from_tensor_slices((xv, yv)).batch(VALIDATION_BATCH_SIZE)
+    with get_strategy(ctx.config.strategy).scope():
+        model = build_classifier(c.model, info.num_classes, info.image_shape, weights=c.weights,
+                                 trainable_layers=c.trainable_layers)
+        fit_model = model
+        if c.adversarial != "none":
+            fit_model = AdversarialModel(model, attack=c.adversarial, eps=c.adv_eps, ratio=c.adv_ratio,
+                                         seed=ctx.config.seed)
+        compile_classifier(fit_model, learning_rate=c.learning_rate, num_classes=info.num_classes)
+    result = train_classifier(fit_model, train_ds, val_ds, epochs=c.epochs, patience=c.patience, compile=False,
+                              verbose=0, work_dir=os.path.join(ctx.work_dir, f"{c.name}-{key}-work"))
+    save_model_atomic(model, path)
+    write_json(hist_path, result.history)
+    return model, result.history, False, path
+
+
+def generative(ctx, kind: str):
+    """Train or reuse the VAE (``kind="vae"``) or the conditional DCGAN (``"gan"``): ``(model, reused)``."""
+    f, d, info = ctx.config.feature, ctx.config.data, ctx.data["info"]
+    epochs = f.vae_epochs if kind == "vae" else f.dcgan_epochs
+    key = ctx.content_hash(kind, f.latent_dim, epochs, d.__dict__)
+    path = os.path.join(ctx.work_dir, f"{kind}-{key}.keras")
+    if os.path.exists(path) and not ctx.retrain:
+        ctx.say(f"      {kind}: reusing {path}")
+        return keras.models.load_model(path), True
+    keras.utils.set_random_seed(ctx.config.seed)
+    ds, _ = load(d.source, "train", batch_size=GENERATIVE_BATCH_SIZE, seed=ctx.config.seed, **data_kwargs(ctx.config))
+    if kind == "vae":
+        model = train_vae(ds, info.image_shape, latent_dim=f.latent_dim, epochs=epochs, seed=ctx.config.seed)
+    else:
+        model = train_dcgan(ds, info.image_shape, info.num_classes, epochs=epochs, seed=ctx.config.seed)
+    save_model_atomic(model, path)
+    return model, False
