@@ -144,6 +144,7 @@ class SaliencyConfig:
     """``[saliency]``: saliency maps of correct, misclassified and attacked images."""
 
     images: int = key(6, "images shown per classifier", _positive)
+    max_examples: int = key(256, "test images the shown ones are picked from", _positive)
     smoothgrad_samples: int = key(25, "noisy copies averaged by SmoothGrad", _positive)
     attack_eps: float = key(0.1, "L-inf budget of the PGD attack whose effect on the maps is shown", _fraction)
     attack_steps: int = key(20, "iterations of that PGD attack", _positive)

@@ -3,11 +3,13 @@ import json
 import os
 import re
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from tf_featuretest.cli import cli
 from tf_featuretest.config import load_config, parse_config
+from tf_featuretest.data import load_arrays
 from tf_featuretest.errors import ConfigError
 from tf_featuretest.pipeline.stages import noise as noise_stage
 
@@ -83,14 +85,29 @@ def test_every_section_present_with_sane_values(full_run):
         att = results["attacks"][name]
         assert att["fgsm"]["accuracy"][0] == pytest.approx(att["fgsm"]["clean_accuracy"])
         assert att["pgd"]["accuracy"][-1] <= att["pgd"]["accuracy"][0]
-        noise = results["noise"][name]
+        noise = results["noise"]["classifiers"][name]
         assert {r["name"] for r in noise["ranking"]} == {"gaussian", "patches", "black_rows"}
-    assert 0 <= results["attacks"]["one_pixel"]["success_rate"] <= 1
+    # Every evaluated subset is stratified: the 48 attacked test images hold 4 or 5 of each digit.
+    sub = results["attacks"]["subset"]
+    _, y_test, _ = load_arrays("digits", "test", image_size=(16, 16))
+    assert sub["size"] == 48 and set(sub["per_class"]) <= {4, 5}
+    assert np.bincount(y_test[sub["indices"]], minlength=10).tolist() == sub["per_class"]
+    # A one-pixel success is an attacked image (the subset's first two) the model now gets wrong.
+    op = results["attacks"]["one_pixel"]
+    labels = y_test[sub["indices"][:op["num_images"]]]
+    assert all(p != lab for p, ok, lab in zip(op["predicted"], op["success"], labels) if ok)
     feat = results["feature"]
     assert feat["separation"]["pixel"]["r"] > 0 and feat["separation"]["latent"]["r"] >= 0
-    assert 0 <= feat["latent_tests"]["validity_rate"] <= 1
-    assert feat["generative_metrics"]["fid"]["fid"] >= 0
-    assert 0 <= results["lookalike"]["feature_space"]["success_rate"] <= 1
+    lt = feat["latent_tests"]
+    # A case is valid when it passes all three checks, so no single check passes fewer cases than all of them.
+    assert min(lt["check_rates"].values()) >= lt["validity_rate"]
+    assert sum(lt["per_class_valid"]) == lt["num_valid"] == round(lt["validity_rate"] * lt["num_cases"])
+    gm = feat["generative_metrics"]
+    # A DCGAN trained for one epoch is further from the test images than real training images are.
+    assert gm["fid"]["fid"] > gm["real_reference"]["fid"]["fid"]
+    assert gm["fid"]["n_real"] == gm["fid"]["n_generated"] == 20
+    lk = results["lookalike"]
+    assert lk["feature_space"]["linf"] <= 0.1 + 1e-6 and lk["pgd"]["linf"] <= 0.1 + 1e-6  # the budget holds
     assert {a["artifact"] for a in results["export"]["artifacts"]} == {"classifier", "attacks", "vae", "generator"}
     assert results["versions"]["tensorflow"].startswith("2.")
     # The page references only files that exist, and names every section.

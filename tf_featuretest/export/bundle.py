@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..attacks.feature_space import class_centroids
 from ..data import load_arrays
+from ..data.subset import subset
 from ..errors import ConfigError
 from ..testgen.separation import r_separation
 from .artifacts import export_attacks, export_classifier, export_generator, export_vae
@@ -42,7 +43,7 @@ def export_all(model, root="saved_models", pipeline="digits", *, data=None, clas
     if data is not None:
         shape = model_image_shape(model)
         x, y, info = load_arrays(data, "train", image_size=shape[:2], channels=shape[2])
-        x, y = x[:max_centroid_examples], y[:max_centroid_examples]
+        x, y = subset(y, max_centroid_examples, split="train", seed=seed).take(x, y)  # stratified, not the first N
         class_names = class_names or list(info.class_names)
         radius = float(r_separation(x, y).r)
     elif vae is not None:

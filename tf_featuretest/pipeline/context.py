@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from .. import __version__
 from .._util.io import makedirs
+from ..data.subset import Subset, subset
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,15 @@ class RunContext:
         info = self.data["info"]
         text = json.dumps([info.fingerprint, self.config.seed, __version__, *parts], sort_keys=True, default=str)
         return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+    def subset(self, split: str, n: int | None) -> Subset:
+        """The run's stratified, seeded subset of ``n`` images of ``split``: the same for every stage and model."""
+        key = ("subset", split, n)
+        if key not in self.artifacts:
+            y = self.data[split][1]
+            self.artifacts[key] = subset(y, n, split=split, seed=self.config.seed,
+                                         num_classes=self.data["info"].num_classes)
+        return self.artifacts[key]
 
     def first_model(self) -> tuple:
         """``(name, model)`` of the first classifier (the one the single-model stages use)."""

@@ -25,9 +25,9 @@ def predicted(model, x) -> np.ndarray:
 
 def run(ctx):
     a, info = ctx.config.attacks, ctx.data["info"]
-    x, y = ctx.data["test"]
-    x, y = x[: a.max_examples], y[: a.max_examples]
-    sweeps, out, figs = [], {}, []
+    sub = ctx.subset("test", a.max_examples)
+    x, y = sub.take(*ctx.data["test"])
+    sweeps, out, figs = [], {"subset": sub.to_dict()}, []
     target = (y + 1) % info.num_classes
     for name, model in ctx.models.items():
         res = {}
@@ -68,4 +68,4 @@ def run(ctx):
     figs.append((rel, f"Fooling images: unrecognisable images that {first_name} assigns to each class"))
     ctx.results["attacks"] = out
     ctx.sections.append(writer.section(out, figs, classifiers=list(ctx.models), pgd_steps=a.pgd_steps,
-                                       targeted_eps=a.targeted_eps))
+                                       targeted_eps=a.targeted_eps, coverage=sub.coverage()))

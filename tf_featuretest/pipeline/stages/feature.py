@@ -38,13 +38,14 @@ def run(ctx):
     figs.append((rel, "The closest pairs of images with different labels (pixel space): duplicates or mislabelled "
                       "images show up here"))
     latent_results = {}
+    anchors = ctx.subset("test", f.anchors)
     first_name, first_model = ctx.first_model()
     lt_first = None
     for name, model in ctx.models.items():
         # The cases and their validity depend only on the VAE: generate once, let each classifier answer.
         lt = (requery(lt_first, model) if lt_first is not None else
-              latent_tests(model, vae, (xt, yt), (xs, ys), n=f.anchors * f.per_anchor, count=f.per_anchor,
-                           radius=f.radius, separation=lat, seed=ctx.config.seed))
+              latent_tests(model, vae, (xt, yt), anchors.take(xs, ys), n=f.anchors * f.per_anchor,
+                           count=f.per_anchor, radius=f.radius, separation=lat, seed=ctx.config.seed))
         latent_results[name] = lt.to_dict()
         lt_first = lt_first or lt
     gt = gan_tests(first_model, gan, vae, (xt, yt), n=f.gen_samples, radius="local", separation=lat,
@@ -75,14 +76,22 @@ def run(ctx):
     p, rel = ctx.figure_path("feature", "dcgan_samples.png")
     save(fig, p)
     figs.append((rel, "Images the conditional DCGAN generates for each class"))
-    n_gen = min(len(xs), f.gen_samples)
-    gen_labels = ys[:n_gen]
+    real = ctx.subset("test", f.gen_samples)
+    x_real, gen_labels = real.take(xs, ys)
+    n_gen = real.size
     gen_images = np.asarray(gan.generate(gen_labels, seed=ctx.config.seed))
-    gm = generative_report(xs[:n_gen], gen_images, first_model, kid_subset_size=min(KID_SUBSET, n_gen),
+    gm = generative_report(x_real, gen_images, first_model, kid_subset_size=min(KID_SUBSET, n_gen),
                            seed=ctx.config.seed)
+    # The scale for FID and KID: real test images against as many real training images, class for class.
+    reference = ctx.subset("train", n_gen)
+    ref = generative_report(x_real, reference.take(xt, yt)[0], first_model, kid_subset_size=min(KID_SUBSET, n_gen),
+                            seed=ctx.config.seed)
     ctx.results["feature"] = {
         "vae": {"latent_dim": f.latent_dim, "reused": vae_reused}, "dcgan": {"reused": gan_reused},
         "separation": {"pixel": pix.to_dict(), "latent": lat.to_dict()},
         "latent_tests": latent_results[first_name], "latent_tests_by_classifier": latent_results,
-        "gan_tests": gt.to_dict(), "generative_metrics": gm.to_dict()}
-    ctx.sections.append(writer.section(ctx.results["feature"], figs, classifier=first_name, latent_dim=f.latent_dim))
+        "gan_tests": gt.to_dict(),
+        "generative_metrics": {**gm.to_dict(), "real_reference": {"fid": ref.fid.to_dict(), "kid": ref.kid.to_dict()}},
+        "subsets": {"anchors": anchors.to_dict(), "generative_metrics": real.to_dict()}}
+    ctx.sections.append(writer.section(ctx.results["feature"], figs, classifier=first_name, latent_dim=f.latent_dim,
+                                       coverage=anchors.coverage()))

@@ -16,8 +16,8 @@ def run(ctx):
     xt, yt = ctx.data["train"]
     cents = class_centroids(model, xt, yt, seed=ctx.config.seed)
     ctx.artifacts["centroids"] = cents
-    x, y = ctx.data["test"]
-    x, y = x[: lk.images], y[: lk.images]
+    sub = ctx.subset("test", lk.images)
+    x, y = sub.take(*ctx.data["test"])
     target = (y + 1 + np.arange(len(y)) % (info.num_classes - 1)) % info.num_classes
     cmp = compare_with_pgd(model, x, y, target=target, eps=lk.eps, centroids=cents, seed=ctx.config.seed)
     n_show = min(TRIPLETS, len(x))
@@ -27,6 +27,6 @@ def run(ctx):
     p, rel = ctx.figure_path("lookalike", "lookalikes.png")
     ap.plot_adversarial_triplets(x[:n_show], x_adv, y[:n_show], pc, pa, p, class_names=info.class_names,
                                  title=f"Look-alikes at L-inf {lk.eps:g} (feature-space attack on {name})")
-    ctx.results["lookalike"] = {"classifier": name, **cmp.to_dict()}
+    ctx.results["lookalike"] = {"classifier": name, **cmp.to_dict(), "subset": sub.to_dict()}
     figs = [(rel, "Original, amplified change and look-alike, with the labels the model gives them")]
-    ctx.sections.append(writer.section(ctx.results["lookalike"], figs, eps=lk.eps))
+    ctx.sections.append(writer.section(ctx.results["lookalike"], figs, eps=lk.eps, coverage=sub.coverage()))

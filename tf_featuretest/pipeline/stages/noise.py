@@ -17,8 +17,8 @@ CAPTIONS = (("accuracy_vs_severity", "Accuracy against severity, one line per no
 
 def run(ctx):
     n = ctx.config.noise
-    x, y = ctx.data["test"]
-    x, y = x[: n.max_examples], y[: n.max_examples]
+    sub = ctx.subset("test", n.max_examples)
+    x, y = sub.take(*ctx.data["test"])
     names = tuple(n.noises) if n.noises is not None else tuple(NOISES)
     severities = tuple(float(v) for v in np.linspace(0, 1, n.severities))
     results = {}
@@ -40,5 +40,6 @@ def run(ctx):
             if key == "severity_grid" and name != first_name:
                 continue
             figs.append((os.path.relpath(paths[key], ctx.report_dir), f"{caption}: {name}"))
-    ctx.results["noise"] = out
-    ctx.sections.append(writer.section(out, figs, severities=len(severities), baseline=n.baseline))
+    ctx.results["noise"] = {"classifiers": out, "subset": sub.to_dict()}
+    ctx.sections.append(writer.section(ctx.results["noise"], figs, severities=len(severities), baseline=n.baseline,
+                                       coverage=sub.coverage()))

@@ -14,8 +14,9 @@ ADVERSARIAL_SHOWN = 4
 
 def run(ctx):
     sc, info = ctx.config.saliency, ctx.data["info"]
-    x, y = ctx.data["test"]
-    figs, out = [], {}
+    sub = ctx.subset("test", sc.max_examples)
+    x, y = sub.take(*ctx.data["test"])
+    figs, out = [], {"subset": sub.to_dict()}
     for name, model in ctx.models.items():
         res = saliency_maps(model, x, y, n=sc.smoothgrad_samples, seed=ctx.config.seed)
         idx = pick_examples(res, correct=sc.images // 2, wrong=sc.images - sc.images // 2)
@@ -36,4 +37,4 @@ def run(ctx):
     flipped = int(np.sum(adv.predictions != clean.predictions))
     out["adversarial"] = {"classifier": name, "images": n, "prediction_changed": flipped}
     ctx.results["saliency"] = out
-    ctx.sections.append(writer.section(out, figs))
+    ctx.sections.append(writer.section(out, figs, coverage=sub.coverage()))

@@ -20,7 +20,7 @@ def rows(r: dict, classifiers) -> list:
     return out
 
 
-def section(r: dict, figures, *, classifiers, pgd_steps: int, targeted_eps: float) -> Section:
+def section(r: dict, figures, *, classifiers, pgd_steps: int, targeted_eps: float, coverage: str) -> Section:
     """``r`` is ``results["attacks"]``: per classifier the sweeps, plus ``one_pixel`` and ``fooling``."""
     table = rows(r, classifiers)
     r0 = table[0]
@@ -32,7 +32,8 @@ def section(r: dict, figures, *, classifiers, pgd_steps: int, targeted_eps: floa
                + " ".join(f"{row[0]}: {pct(row[3])} (FGSM) and {pct(row[4])} (PGD)." for row in table[1:])
                + f" Changing one single pixel fooled {op['classifier']} on {pct(op['success_rate'])} of "
                f"{op['num_images']} images, and gradient ascent produced noise images it assigns to their class with "
-               f"at least {fool['threshold']:.0%} confidence for {pct(fool['success_rate'])} of the classes.")
+               f"at least {fool['threshold']:.0%} confidence for {pct(fool['success_rate'])} of the classes. "
+               f"Attacked: {coverage}.")
     return Section("attacks", "Adversarial attacks", reading, figures=tuple(figures), tables=(
         Table(("classifier", "clean", "eps", "FGSM", f"PGD-{pgd_steps}", f"targeted PGD success (eps {targeted_eps:g})"),
               tuple(table), "Accuracy under attack"),))

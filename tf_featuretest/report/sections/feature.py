@@ -5,7 +5,7 @@ from ..html import Section, Table
 from .common import pct
 
 
-def section(r: dict, figures, *, classifier: str, latent_dim: int) -> Section:
+def section(r: dict, figures, *, classifier: str, latent_dim: int, coverage: str) -> Section:
     """``r`` is ``results["feature"]``: separation, latent_tests_by_classifier, gan_tests, generative_metrics."""
     pix, lat = r["separation"]["pixel"], r["separation"]["latent"]
     lt, gt, gm = r["latent_tests"], r["gan_tests"], r["generative_metrics"]
@@ -20,7 +20,9 @@ def section(r: dict, figures, *, classifier: str, latent_dim: int) -> Section:
                f"on all). Of {gt['num_cases']} DCGAN images, {pct(gt['validity_rate'])} were valid, with accuracy "
                f"{pct(gt['accuracy_on_valid'])}. FID of DCGAN samples against test images is {gm['fid']['fid']:.2f} and "
                f"KID {gm['kid']['kid']:.4f} in {classifier}'s feature space (not Inception's, so compare only within "
-               f"this report).")
+               f"this report); real test images against as many real training images give FID "
+               f"{gm['real_reference']['fid']['fid']:.2f} and KID {gm['real_reference']['kid']['kid']:.4f}, the scale of "
+               f"a perfect generator. Anchors: {coverage}.")
     rows = [(name, "VAE latent", v["num_cases"], v["validity_rate"], v["accuracy_on_valid"], v["accuracy_on_all"])
             for name, v in r["latent_tests_by_classifier"].items()]
     rows.append((classifier, "DCGAN", gt["num_cases"], gt["validity_rate"], gt["accuracy_on_valid"],
@@ -35,5 +37,8 @@ def section(r: dict, figures, *, classifier: str, latent_dim: int) -> Section:
         Table(("metric", "value", "note"),
               (("FID", fid["fid"], f"{fid['n_real']} real vs {fid['n_generated']} generated"),
                ("KID", kid["kid"], f"+/- {kid['kid_std']:.4f}"),
-               ("IS (generated)", is_["score"], f"real images: {real_is['score']:.2f}")),
+               ("IS (generated)", is_["score"], f"real images: {real_is['score']:.2f}"),
+               ("FID, real vs real", gm["real_reference"]["fid"]["fid"], "test vs training images: the floor"),
+               ("KID, real vs real", gm["real_reference"]["kid"]["kid"],
+                f"+/- {gm['real_reference']['kid']['kid_std']:.4f}")),
               f"Generative metrics in {fid['feature_extractor']}")))

@@ -5,7 +5,7 @@ from ..html import Section, Table
 from .common import pct
 
 
-def section(r: dict, figures, *, eps: float) -> Section:
+def section(r: dict, figures, *, eps: float, coverage: str) -> Section:
     """``r`` is ``results["lookalike"]``: classifier, eps, targets, feature_space and pgd stats."""
     name, fs, pg = r["classifier"], r["feature_space"], r["pgd"]
     reading = (f"Given an image and a wanted label, the feature-space attack changes the image, by at most {eps:g} "
@@ -13,7 +13,7 @@ def section(r: dict, figures, *, eps: float) -> Section:
                f"that class's typical feature vector (the class centroid). It reached the wanted label for "
                f"{pct(fs['success_rate'])} of {fs['num_examples']} test images with a mean SSIM of {fs['ssim']:.3f} to "
                f"the original (1 = identical), against {pct(pg['success_rate'])} and SSIM {pg['ssim']:.3f} for targeted "
-               f"PGD at the same budget.")
+               f"PGD at the same budget. Images: {coverage}.")
     rows = tuple((s["method"], s["success_rate"], s["linf"], s["l2"], s["psnr"], s["ssim"], s["seconds"])
                  for s in (fs, pg))
     return Section("lookalike", "Targeted look-alike images", reading, figures=tuple(figures),

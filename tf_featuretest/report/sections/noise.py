@@ -15,8 +15,9 @@ def ranking_table(res: dict, name: str, baseline: str | None) -> Table:
                  + (f" (corruption errors relative to {baseline})" if use_base else ""))
 
 
-def section(r: dict, figures, *, severities: int, baseline: str | None) -> Section:
-    """``r`` is ``results["noise"]``: classifier name -> ``NoiseRobustnessResult.to_dict()``."""
+def section(results: dict, figures, *, severities: int, baseline: str | None, coverage: str) -> Section:
+    """``results`` is ``results["noise"]``: ``classifiers`` (name -> ``NoiseRobustnessResult.to_dict()``)."""
+    r = results["classifiers"]
     first = next(iter(r.values()))
     worst = [row["name"] for row in first["ranking"][:3]]
     never = [t["name"] for t in first["thresholds"] if t["threshold"] is None]
@@ -27,6 +28,7 @@ def section(r: dict, figures, *, severities: int, baseline: str | None) -> Secti
                + "".join(f" Against {baseline}, {m} has a mean corruption error of {v['mean_corruption_error']:.3f} "
                          f"(relative {v['relative_mean_corruption_error']:.3f}; below 1 means more robust)."
                          for m, v in r.items() if v.get("baseline") and v["mean_corruption_error"] is not None
-                         and v["relative_mean_corruption_error"] is not None))
+                         and v["relative_mean_corruption_error"] is not None)
+               + f" Evaluated on {coverage}.")
     tables = tuple(ranking_table(res, name, baseline) for name, res in r.items())
     return Section("noise", "Noise robustness", reading, figures=tuple(figures), tables=tables)
