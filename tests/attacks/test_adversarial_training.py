@@ -51,3 +51,29 @@ def test_fgsm_training_makes_the_cnn_more_robust(digits, digits_cnn):
 
     assert acc(robust, xt) >= 0.9
     assert acc(robust, fgsm(robust, xt, yt, eps=0.1)) > acc(digits_cnn, fgsm(digits_cnn, xt, yt, eps=0.1)) + 0.2
+
+
+def _no_dropout_cnn(shape):
+    """A small CNN without dropout, so a training-mode forward pass equals an inference one."""
+    return keras.Sequential([keras.Input(shape), keras.layers.Conv2D(8, 3, activation="relu"),
+                             keras.layers.MaxPooling2D(), keras.layers.Flatten(), keras.layers.Dense(10)])
+
+
+def test_logged_loss_is_the_loss_of_the_mixed_batch_and_decreases(digits):
+    x, y = digits["train"]
+    x, y = x[:64], y[:64]
+    keras.utils.set_random_seed(3)
+    wrapper = AdversarialModel(_no_dropout_cnn(x.shape[1:]), attack="fgsm", eps=0.1, ratio=0.5)
+    compile_classifier(wrapper, num_classes=10)
+    # Recompute the first step's loss by hand: cross-entropy of the initial weights on the mixed batch
+    # (FGSM is deterministic, so the batch is the one train_step builds).
+    mixed = wrapper.adversarial_batch(tf.constant(x), tf.constant(y))
+    logits = wrapper.classifier(mixed, training=False).numpy()
+    logp = logits - logits.max(1, keepdims=True)
+    logp = logp - np.log(np.exp(logp).sum(1, keepdims=True))
+    expected = float(-logp[np.arange(len(y)), y].mean())
+    first = wrapper.fit(x, y, batch_size=64, epochs=1, shuffle=False, verbose=0).history["loss"][0]
+    assert first == pytest.approx(expected, rel=1e-4)
+    later = wrapper.fit(x, y, batch_size=32, epochs=8, shuffle=False, verbose=0).history["loss"]
+    assert min(later) > 0 and later[-1] < first - 0.3, (first, later)
+    assert all(b < a for a, b in zip(later, later[1:])), later  # it falls epoch after epoch

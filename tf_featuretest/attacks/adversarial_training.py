@@ -90,6 +90,11 @@ class AdversarialModel(keras.Model):
         variables = self.classifier.trainable_variables
         grads = tape.gradient(loss, variables)
         self.optimizer.apply(grads, variables)
+        # compute_metrics reports the metric named "loss" but does not feed it: the step must, weighted by
+        # the batch size as Keras's own train_step does, or fit logs 0.0 every epoch.
+        for metric in self.metrics:
+            if metric.name == "loss":
+                metric.update_state(loss, sample_weight=tf.shape(x_mix)[0])
         return self.compute_metrics(x_mix, y, logits, sample_weight=sample_weight)
 
     def get_config(self):
