@@ -34,7 +34,7 @@ def _step(model, x_adv, x0, labels, target, eps, step_size, active, norm, early_
 
 
 def pgd_tf(model, x, y, eps, step_size, steps, target, norm="inf", random_start=False, seed=None,
-           early_stop=False):
+           early_stop=False, start=None):
     """Pure-TensorFlow PGD core (a ``tf.while_loop``), callable inside ``tf.function`` for export.
 
     Args:
@@ -47,6 +47,7 @@ def pgd_tf(model, x, y, eps, step_size, steps, target, norm="inf", random_start=
         norm: ``"inf"`` or ``2``.
         random_start: start from a uniform point of the eps-ball (needs ``seed``, a ``[2]`` int tensor).
         early_stop: freeze each image at its first successful iterate.
+        start: the first iterate (inside the eps-ball around ``x``); overrides ``random_start``.
 
     Returns:
         Adversarial images in [0, 1].
@@ -57,7 +58,10 @@ def pgd_tf(model, x, y, eps, step_size, steps, target, norm="inf", random_start=
     norm = _ops.check_norm(norm)
     eps = _ops.per_image(eps, x)
     step_size = _ops.per_image(step_size, x)
-    x_adv = _ops.random_start(x, eps, norm, seed) if random_start else tf.identity(x)
+    if start is not None:
+        x_adv = tf.convert_to_tensor(start, x.dtype)
+    else:
+        x_adv = _ops.random_start(x, eps, norm, seed) if random_start else tf.identity(x)
     n = tf.shape(x)[0]
 
     def body(i, xa, active):
