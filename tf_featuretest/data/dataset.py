@@ -15,9 +15,13 @@ import numpy as np
 
 from ..errors import DataError
 from . import sources as _src
+from .inspect import ShapeChoice, choose_shape
 
+#: Image size per source when none is configured (a folder whose files share one size keeps it).
 DEFAULT_SIZES = {"digits": (32, 32), "folder": (32, 32), "gtsrb": (32, 32), "tiny_imagenet": (64, 64), "tfds": None}
-DEFAULT_CHANNELS = {"digits": 1, "folder": 3, "gtsrb": 3, "tiny_imagenet": 3, "tfds": None}
+#: Channels per source when none are configured: None means inferred from the files (folder, GTSRB,
+#: Tiny ImageNet; see :mod:`.inspect`) or, for TFDS, the data set's own.
+DEFAULT_CHANNELS = {"digits": 1, "folder": None, "gtsrb": None, "tiny_imagenet": None, "tfds": None}
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,7 @@ class DatasetInfo:
         skipped: ``((path, reason), ...)`` for files that could not be read.
         has_boxes: whether bounding boxes came with the source.
         fingerprint: SHA-1 of the images and labels; equal data gives an equal fingerprint.
+        shape: how the size and channel count were decided (configured, inferred from the files, ...).
     """
 
     source: str
@@ -43,6 +48,7 @@ class DatasetInfo:
     skipped: tuple = field(default=())
     has_boxes: bool = False
     fingerprint: str = ""
+    shape: ShapeChoice | None = None
 
     @property
     def num_classes(self) -> int:
@@ -54,6 +60,7 @@ class DatasetInfo:
         d["image_shape"] = list(self.image_shape)
         d["skipped"] = [list(s) for s in self.skipped]
         d["num_classes"] = self.num_classes
+        d["shape"] = None if self.shape is None else self.shape.to_dict()
         return d
 
 
@@ -137,15 +144,25 @@ def _raw(source, split, image_size, channels, crop, data_dir, download, on_bad, 
     return raw
 
 
-def _resolve(source, image_size, channels):
-    kind, _ = parse_source(source)
-    size = tuple(image_size) if image_size is not None else DEFAULT_SIZES[kind]
-    if size is not None and (len(size) != 2 or min(size) < 1):
+def resolve_shape(source, image_size=None, channels=None) -> ShapeChoice:
+    """The size and channels ``source`` loads at: the configured ones, else inferred from its files or defaults.
+
+    Example:
+        >>> resolve_shape("digits").channels
+        1
+    """
+    kind, arg = parse_source(source)
+    if image_size is not None and (len(tuple(image_size)) != 2 or min(tuple(image_size)) < 1):
         raise DataError(f"image_size must be (height, width) with positive sizes, got {image_size!r}")
-    channels = channels if channels is not None else DEFAULT_CHANNELS[kind]
     if channels not in (None, 1, 3):
         raise DataError(f"channels must be 1 or 3, got {channels!r}")
-    return size, channels
+    return choose_shape(kind, arg, None if image_size is None else tuple(image_size), channels, DEFAULT_SIZES[kind],
+                        DEFAULT_CHANNELS[kind])
+
+
+def _resolve(source, image_size, channels):
+    choice = resolve_shape(source, image_size, channels)
+    return choice.image_size, choice.channels, choice
 
 
 def load_arrays(source: str = "digits", split: str = "train", *, image_size=None, channels=None, crop="none",
@@ -155,19 +172,19 @@ def load_arrays(source: str = "digits", split: str = "train", *, image_size=None
     Args are as for :func:`load`.
     """
     _src.check_split(split)
-    size, channels = _resolve(source, image_size, channels)
+    size, channels, choice = _resolve(source, image_size, channels)
     raw = _raw(source, split, size, channels, crop, data_dir, bool(download), on_bad, split_seed)
     x = raw.x.astype(np.float32) / 255.0 if raw.x.dtype == np.uint8 else raw.x.astype(np.float32, copy=True)
-    return x, np.array(raw.y), _info(source, split, raw)
+    return x, np.array(raw.y), _info(source, split, raw, choice)
 
 
-def _info(source, split, raw) -> DatasetInfo:
+def _info(source, split, raw, shape=None) -> DatasetInfo:
     digest = hashlib.sha1(np.ascontiguousarray(raw.x).tobytes())
     digest.update(np.ascontiguousarray(raw.y).tobytes())
     return DatasetInfo(source=source, split=split, class_names=tuple(raw.class_names),
                        image_shape=tuple(int(v) for v in raw.x.shape[1:]), num_examples=int(len(raw.y)),
                        skipped=tuple(raw.skipped), has_boxes=raw.boxes is not None,
-                       fingerprint=digest.hexdigest())
+                       fingerprint=digest.hexdigest(), shape=shape)
 
 
 def load(source: str = "digits", split: str = "train", *, image_size=None, channels=None, batch_size=64,
@@ -179,8 +196,10 @@ def load(source: str = "digits", split: str = "train", *, image_size=None, chann
         source: ``"digits"`` (embedded default), ``"folder:PATH"``, ``"gtsrb:PATH"``,
             ``"tiny_imagenet:PATH"`` or ``"tfds:NAME"``.
         split: ``"train"``, ``"validation"`` or ``"test"``.
-        image_size: ``(height, width)``; defaults per source (32x32, Tiny ImageNet 64x64, TFDS native).
-        channels: 1 or 3; defaults per source (digits 1, files 3, TFDS native).
+        image_size: ``(height, width)``; by default an image folder whose files share one size (up to
+            128 pixels a side) keeps it, otherwise per source (32x32, Tiny ImageNet 64x64, TFDS native).
+        channels: 1 or 3; by default inferred from the files of a folder, GTSRB or Tiny ImageNet
+            (1 when every sampled file is grayscale), digits 1, TFDS native. ``info.shape`` says which.
         batch_size: images per batch.
         shuffle: shuffle each epoch; default True for ``"train"``.
         augment: ``True`` for :class:`AugmentConfig` defaults, an ``AugmentConfig``, or None/False.
@@ -205,9 +224,9 @@ def load(source: str = "digits", split: str = "train", *, image_size=None, chann
     _src.check_split(split)
     if not isinstance(batch_size, int) or batch_size < 1:
         raise DataError(f"batch_size must be a positive integer, got {batch_size!r}")
-    size, channels = _resolve(source, image_size, channels)
+    size, channels, choice = _resolve(source, image_size, channels)
     raw = _raw(source, split, size, channels, crop, data_dir, bool(download), on_bad, split_seed)
-    info = _info(source, split, raw)
+    info = _info(source, split, raw, choice)
     shuffle = split == "train" if shuffle is None else shuffle
     # The split is already decoded in memory, so the pipeline shuffles and batches indices and gathers
     # whole batches at once: one vectorised gather per step instead of per-image slicing.
