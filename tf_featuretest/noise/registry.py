@@ -21,6 +21,15 @@ from ..errors import ConfigError
 #: name -> noise function, in the order the report lists them (filled by :mod:`tf_featuretest.noise`).
 NOISES: dict = {}
 
+#: The reference's (``make_imagenet_c.py``) names of corruptions registered here under another name.
+ALIASES = {"gaussian_noise": "gaussian", "shot_noise": "shot", "impulse_noise": "salt_and_pepper",
+           "speckle_noise": "speckle", "jpeg_compression": "jpeg"}
+
+
+def canonical(name: str) -> str:
+    """The registry name of ``name`` (a registry name or one of the reference's names in :data:`ALIASES`)."""
+    return ALIASES.get(name, name)
+
 
 def register(*fns) -> None:
     """Add corruptions made with :func:`corruption` to :data:`NOISES`, in the order given."""
@@ -43,37 +52,52 @@ def parse_severity(severity, name):
     return None, tf.clip_by_value(tf.reshape(s, []), 0.0, 1.0)
 
 
+def name_salt(name: str) -> int:
+    """The second half of a corruption's seed pair: a hash of its registry name (same seed, other draws)."""
+    return zlib.crc32(name.encode()) & 0x3FFFFFFF
+
+
+def apply_core(name, x, seed, run):
+    """The contract around a pure-TF core: checks, HWC or NHWC input, clipping, the input's dtype kept.
+
+    ``run(xf [N,H,W,C] float32, seed_pair [2] int64) -> x'``; used by :func:`corruption` and by
+    :func:`tf_featuretest.noise.corrupt` (which have the same seeding, so equal calls give equal images).
+    """
+    x = tf.convert_to_tensor(x)
+    if not x.dtype.is_floating:
+        raise ConfigError(f"{name}: images must be floats in [0, 1], got dtype {x.dtype.name}")
+    rank = x.shape.rank
+    if rank not in (3, 4) or None in x.shape[-3:]:
+        raise ConfigError(f"{name}: images must be HWC or NHWC with known H, W, C, got shape {x.shape}")
+    if seed is None or isinstance(seed, bool) or not (isinstance(seed, numbers.Integral) or tf.is_tensor(seed)):
+        raise ConfigError(f"{name}: seed must be an integer, got {seed!r}")
+    seed_pair = tf.stack([tf.cast(seed, tf.int64), tf.constant(name_salt(name), tf.int64)])
+    xf = tf.cast(x, tf.float32)
+    if rank == 3:
+        xf = xf[None]
+    out = run(xf, seed_pair)
+    if rank == 3:
+        out = out[0]
+    return tf.cast(out, x.dtype)
+
+
 def corruption(name):
     """Decorator: wrap a core ``(x [N,H,W,C] float32, s scalar, seed [2]) -> x'`` as a registered noise."""
-    salt = zlib.crc32(name.encode()) & 0x3FFFFFFF
 
     def deco(core):
         @tf.autograph.experimental.do_not_convert
         def fn(x, severity, *, seed=0):
-            x = tf.convert_to_tensor(x)
-            if not x.dtype.is_floating:
-                raise ConfigError(f"{name}: images must be floats in [0, 1], got dtype {x.dtype.name}")
-            rank = x.shape.rank
-            if rank not in (3, 4) or None in x.shape[-3:]:
-                raise ConfigError(f"{name}: images must be HWC or NHWC with known H, W, C, got shape {x.shape}")
             value, s = parse_severity(severity, name)
-            if seed is None:
-                raise ConfigError(f"{name}: seed must be an integer, got None")
-            seed_pair = tf.stack([tf.cast(seed, tf.int64), tf.constant(salt, tf.int64)])
-            xf = tf.cast(x, tf.float32)
-            if rank == 3:
-                xf = xf[None]
 
-            def apply():
-                return tf.ensure_shape(tf.clip_by_value(core(xf, s, seed_pair), 0.0, 1.0), xf.shape)
+            def run(xf, seed_pair):
+                def apply():
+                    return tf.ensure_shape(tf.clip_by_value(core(xf, s, seed_pair), 0.0, 1.0), xf.shape)
 
-            if value is not None:
-                out = apply() if value > 0 else xf
-            else:
-                out = tf.cond(s > 0, apply, lambda: xf)
-            if rank == 3:
-                out = out[0]
-            return tf.cast(out, x.dtype)
+                if value is not None:
+                    return apply() if value > 0 else xf
+                return tf.cond(s > 0, apply, lambda: xf)
+
+            return apply_core(name, x, seed, run)
 
         # Copied by hand: functools.wraps would set __wrapped__, which autograph follows to the core.
         fn.__name__, fn.__qualname__, fn.__doc__ = core.__name__, core.__qualname__, core.__doc__
@@ -85,10 +109,11 @@ def corruption(name):
 
 
 def get_noise(name: str):
-    """The noise function registered as ``name``; :class:`ConfigError` listing the names otherwise."""
-    if name not in NOISES:
-        raise ConfigError(f"unknown noise {name!r}; expected one of {', '.join(NOISES)}")
-    return NOISES[name]
+    """The noise registered as ``name`` (or its reference alias); :class:`ConfigError` listing the names otherwise."""
+    if canonical(name) not in NOISES:
+        raise ConfigError(f"unknown noise {name!r}; expected one of {', '.join(NOISES)} "
+                          f"(or the reference's names {', '.join(ALIASES)})")
+    return NOISES[canonical(name)]
 
 
 def parse_noises(names) -> tuple:
@@ -102,7 +127,7 @@ def parse_noises(names) -> tuple:
         raise ConfigError("no noise names given")
     for n in names:
         get_noise(n)
-    return names
+    return tuple(canonical(n) for n in names)
 
 
 def noise_transform(name: str):
@@ -115,6 +140,7 @@ def noise_transform(name: str):
         >>> res = sweep(model, (x, y), noise_transform("gaussian"), "severity", [0, 0.5, 1])  # doctest: +SKIP
     """
     fn = get_noise(name)
+    name = canonical(name)
     compiled = tf.function(lambda x, s, seed: fn(x, s, seed=seed), reduce_retracing=True)
 
     def transform(model, x, y, *, severity, seed=0):
