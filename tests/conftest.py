@@ -38,6 +38,18 @@ def digits_cnn(digits):
 
 
 @pytest.fixture(scope="session")
+def digits_advgan(digits, digits_cnn):
+    """A small pixel-family AdvGAN (eps 0.3, untargeted and targeted) trained 2 epochs against ``digits_cnn``."""
+    import tensorflow as tf
+
+    from tf_featuretest.models.advgan import train_advgan
+
+    x, y = digits["train"]
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(y), seed=0).batch(64)
+    return train_advgan(digits_cnn, ds, eps=0.3, mode="both", epochs=2, seed=0)
+
+
+@pytest.fixture(scope="session")
 def digits_test_batch(digits):
     """The first 128 test images and labels."""
     x, y = digits["test"]

@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from tf_featuretest.attacks import SPECS, class_centroids
+from tf_featuretest.errors import ConfigError
 
 N = 16
 #: fast settings per attack, and the targeted success each must reach at eps 0.3 (None: not asked)
@@ -17,6 +18,7 @@ SETTINGS = {
     "pgd": ({"steps": 20}, 0.9),
     "feature_space": ({"steps": 40}, 0.8),
     "one_pixel": ({"popsize": 40, "generations": 3}, None),
+    "advgan": ({}, None),  # a 2-epoch generator: its targeted success is tested in tests/attacks/test_advgan.py
 }
 
 
@@ -27,9 +29,10 @@ def batch(digits_test_batch):
 
 
 @pytest.fixture(scope="module")
-def extra(digits, digits_cnn):
+def extra(digits, digits_cnn, digits_advgan):
     x, y = digits["train"]
-    return {"feature_space": {"centroids": class_centroids(digits_cnn, x, y, seed=0)}}
+    return {"feature_space": {"centroids": class_centroids(digits_cnn, x, y, seed=0)},
+            "advgan": {"generator": digits_advgan}}
 
 
 def _call(spec, model, x, y, value, extra, **kw):
@@ -41,6 +44,15 @@ def _call(spec, model, x, y, value, extra, **kw):
 
 def test_every_registered_attack_has_settings_here():
     assert set(SPECS) <= set(SETTINGS), f"add a SETTINGS row for {sorted(set(SPECS) - set(SETTINGS))}"
+
+
+def test_required_arguments_are_supplied_here_and_named_when_missing(digits_cnn, batch, extra):
+    x, y = batch
+    for name, spec in SPECS.items():
+        assert set(spec.requires) <= set(extra.get(name, {})), f"give {name} its {spec.requires} in extra"
+        for arg in spec.requires:
+            with pytest.raises(ConfigError, match=arg):
+                spec.fn(digits_cnn, x, y, **{spec.param: 0.1}, **SETTINGS[name][0], seed=0)
 
 
 @pytest.mark.parametrize("name", sorted(n for n, s in SPECS.items() if s.param == "eps"))

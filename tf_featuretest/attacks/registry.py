@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import ConfigError
+from .advgan import advgan
 from .feature_space import feature_space
 from .fgsm import fgsm
 from .one_pixel import one_pixel
@@ -33,6 +34,8 @@ class AttackSpec:
         norms: the norms it accepts through ``norm=`` (``"inf"``, ``2``); empty when it takes no ``norm``.
         targeted: ``"optional"``, ``"required"`` (needs ``target=``) or ``"never"``.
         summary: one line for help texts.
+        requires: keyword arguments it cannot run without (``("generator",)`` for AdvGAN); callers
+            (the CLI, sweeps) must supply them, and the attack names a missing one in its error.
     """
 
     name: str
@@ -42,6 +45,7 @@ class AttackSpec:
     norms: tuple = ()
     targeted: str = "optional"
     summary: str = ""
+    requires: tuple = ()
 
     def __post_init__(self):
         if self.targeted not in ("optional", "required", "never"):
@@ -79,3 +83,5 @@ register("pgd", pgd, steps="steps", norms=("inf", 2), summary="projected gradien
 register("one_pixel", one_pixel, param="pixels", steps="generations", summary="differential evolution on k pixels")
 register("feature_space", feature_space, steps="steps", targeted="required",
          summary="targeted look-alike through the target class's typical features")
+register("advgan", advgan, requires=("generator",),
+         summary="one pass of an AdvGAN generator trained against the classifier (needs generator=)")

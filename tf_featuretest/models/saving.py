@@ -14,7 +14,7 @@ import keras
 
 from .._util.io import atomic_path
 from ..errors import ConfigError, ModelError, first_line
-from . import dcgan, vae  # noqa: F401  (registers the generative models for deserialisation)
+from . import advgan, dcgan, vae  # noqa: F401  (registers the generative models for deserialisation)
 
 MODEL_SUFFIXES = (".keras", ".h5")
 
@@ -53,9 +53,9 @@ def load_classifier(path: str) -> keras.Model:
 
 
 def load_generative(path: str, kind: str):
-    """Load a saved VAE (``kind="vae"``) or ConditionalDCGAN (``"generator"``) with one-line errors."""
+    """Load a saved VAE (``kind="vae"``), ConditionalDCGAN (``"generator"``) or AdvGAN (``"advgan"``)."""
     model = _load(path, kind)
-    need = "encode" if kind == "vae" else "generate"
+    need = {"vae": "encode", "advgan": "perturb"}.get(kind, "generate")
     if not hasattr(model, need):
         raise ModelError(f"{path} is a {type(model).__name__}, not a {kind} (it has no .{need})")
     return model
