@@ -7,6 +7,7 @@ import tensorflow as tf
 from tf_featuretest.attacks import fgsm
 from tf_featuretest.data.subset import subset
 from tf_featuretest.errors import ModelError
+from tf_featuretest.explain import saliency_maps
 from tf_featuretest.models.adapt import SCALE_LAYER, adapt_classifier, leading_rescaling, with_input_scale
 from tf_featuretest.models.introspection import as_logits_model, feature_model
 
@@ -56,8 +57,10 @@ def test_a_rescaling_softmax_model_is_wrapped_and_scores_as_keras_does(digits, t
     naive = float(np.mean(model.predict(xt, verbose=0).argmax(1) == yt))  # what the package used to score
     assert naive < keras_acc - 0.3
     # An ordinary flat model: the scale layer after the input, then the user's layers with their weights.
-    assert adapted.layers[0].name == SCALE_LAYER and not any(isinstance(la, keras.Model) for la in adapted.layers)
+    assert adapted.layers[1].name == SCALE_LAYER and not any(isinstance(la, keras.Model) for la in adapted.layers)
     assert feature_model(adapted).output_shape == (None, 32)
+    # Grad-CAM reads a layer's output: the adapted model is a functional graph whose layers give gradients.
+    assert saliency_maps(adapted, xt[:4], yt[:4], n=2, seed=0).layer is not None
     x_adv = fgsm(adapted, xt[:32], yt[:32], eps=0.1).numpy()
     assert 0 <= x_adv.min() and x_adv.max() <= 1 and np.abs(x_adv - xt[:32]).max() > 0.09  # real gradients
     path = str(tmp_path / "adapted.keras")

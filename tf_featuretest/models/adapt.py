@@ -257,7 +257,7 @@ def with_input_scale(model, factor: float = 255.0) -> keras.Model:
 
     The user's layers are rebuilt from their configuration and get the same weights, so each layer
     has one input node (feature sub-models and Grad-CAM read layer outputs). Sequential and
-    functional models are rebuilt; any other model is nested behind the layer.
+    functional models are rebuilt as functional ones; any other model is nested behind the layer.
     """
     layer_cfg = keras.saving.serialize_keras_object(keras.layers.Rescaling(float(factor), name=SCALE_LAYER))
     cfg = copy.deepcopy(model.get_config())
@@ -266,7 +266,7 @@ def with_input_scale(model, factor: float = 255.0) -> keras.Model:
         if type(model) is keras.Sequential and layers is not None:
             at = 1 if layers and layers[0].get("class_name") == "InputLayer" else 0
             layers.insert(at, layer_cfg)
-            rebuilt = keras.Sequential.from_config(cfg)
+            rebuilt = _functional_from_layers(layers, model.input_shape[1:], model.name)
         elif layers is not None and "input_layers" in cfg and type(model).__name__ == "Functional":
             rebuilt = keras.Model.from_config(_rewire(cfg, layer_cfg))
         else:
@@ -281,6 +281,29 @@ def with_input_scale(model, factor: float = 255.0) -> keras.Model:
         rebuilt = keras.Model(inputs, model(keras.layers.Rescaling(float(factor), name=SCALE_LAYER)(inputs)),
                               name=model.name)
     return rebuilt
+
+
+def as_functional(model) -> keras.Model:
+    """A ``keras.Sequential`` model as an equal functional one (fresh layers, the same weights); others unchanged.
+
+    Sub-models for feature layers and Grad-CAM are cut from a functional graph; a Sequential model's
+    layers do not give usable gradients there, so a user's Sequential model is rebuilt once.
+    """
+    if type(model) is not keras.Sequential:
+        return model
+    rebuilt = _functional_from_layers(copy.deepcopy(model.get_config())["layers"], model.input_shape[1:], model.name)
+    rebuilt.set_weights(model.get_weights())
+    return rebuilt
+
+
+def _functional_from_layers(layer_cfgs, input_shape, name) -> keras.Model:
+    inputs = keras.Input(tuple(input_shape), name="image")
+    x = inputs
+    for lc in layer_cfgs:
+        if lc.get("class_name") == "InputLayer":
+            continue
+        x = keras.saving.deserialize_keras_object(lc)(x)
+    return keras.Model(inputs, x, name=name)
 
 
 def _rewire(cfg: dict, layer_cfg: dict) -> dict:
@@ -342,7 +365,7 @@ def adapt_classifier(model, x=None, y=None, *, num_classes: int | None = None, d
         probe = probe_range(model, x, y, num_classes=num_classes or model.output_shape[-1], split=split)
     expects, by = decide_range(rescaling, probe, what=what)
     wrapped = expects == "0-255"
-    adapted = with_input_scale(model, RANGES[expects]) if wrapped else model
+    adapted = with_input_scale(model, RANGES[expects]) if wrapped else as_functional(model)
     shape = tuple(model.input_shape[1:]) if not isinstance(model.input_shape, list) else tuple(model.input_shape[0][1:])
     how = InputAdaptation(expects=expects, decided_by=by, rescaling=None if rescaling is None else rescaling[0],
                           probe=probe, softmax=outputs_probabilities(model), wrapped=wrapped, input_shape=shape)
