@@ -6,7 +6,7 @@ Level functions ``fn(x, c, seed)`` take the reference's parameter ``c`` (:mod:`.
   clipped to [0, 1], ``hsv2rgb``. Grey images are RGB with equal channels (the reference converts
   every image to RGB); a grey ``saturate`` returns the mean of the RGB result's channels;
 - ``contrast``: ``(x - mean) c + mean`` with per-channel image means;
-- ``jpeg_compression``: a JPEG round trip at quality ``c`` (libjpeg through ``tf.image``);
+- ``jpeg_compression``: PIL's JPEG round trip at quality ``c`` (libjpeg, accurate integer DCT);
 - ``pixelate``: PIL ``resize((int(w c), int(h c)), BOX)`` then ``resize((w, h), BOX)`` (``int()``
   truncates), as two matrix products per axis with Pillow's box coefficients;
 - ``elastic_transform``: OpenCV ``warpAffine`` (reflect-101 borders) by a random affine map that moves
@@ -69,21 +69,32 @@ def jpeg_quality(s):
     return tf.cast(tf.clip_by_value(tf.round(100.0 * tf.square(1.0 - s)), 1.0, 100.0), tf.int32)
 
 
+def _jpeg_round_trip(im, quality):
+    u8 = tf.cast(tf.round(tf.clip_by_value(im, 0.0, 1.0) * 255.0), tf.uint8)
+    data = tf.raw_ops.EncodeJpegVariableQuality(images=u8, quality=quality)
+    return tf.cast(tf.io.decode_jpeg(data, channels=int(im.shape[-1]), dct_method="INTEGER_ACCURATE"), tf.float32) / 255.0
+
+
 def jpeg_level(x, c, seed):
-    """A JPEG round trip (``tf.image.adjust_jpeg_quality``) at quality ``c``; any channel count."""
+    """A JPEG round trip at quality ``c``: libjpeg with 4:2:0 chroma, decoded with the accurate integer DCT.
+
+    That is PIL's ``save(..., "JPEG", quality=c)`` and ``Image.open`` (equal to 1e-8 in the tests). Any channel
+    count (other than 1 and 3: each channel as a grey image).
+    """
     del seed
-    c = int(x.shape[-1])
-    imgs = x if c in (1, 3) else tf.reshape(tf.transpose(x, [0, 3, 1, 2]), [-1, x.shape[1], x.shape[2], 1])
-    out = tf.map_fn(lambda im: tf.image.adjust_jpeg_quality(im, c), imgs,
+    ch = int(x.shape[-1])
+    q = tf.cast(c, tf.int32)
+    imgs = x if ch in (1, 3) else tf.reshape(tf.transpose(x, [0, 3, 1, 2]), [-1, x.shape[1], x.shape[2], 1])
+    out = tf.map_fn(lambda im: _jpeg_round_trip(im, q), imgs,
                     fn_output_signature=tf.TensorSpec(imgs.shape[1:], tf.float32))
-    if c in (1, 3):
+    if ch in (1, 3):
         return out
-    return tf.transpose(tf.reshape(out, [-1, c, x.shape[1], x.shape[2]]), [0, 2, 3, 1])
+    return tf.transpose(tf.reshape(out, [-1, ch, x.shape[1], x.shape[2]]), [0, 2, 3, 1])
 
 
 @corruption("jpeg")
 def jpeg(x, s, seed):
-    """JPEG round trip (``tf.image.adjust_jpeg_quality``) at quality ``100 (1 - s)^2``; any channel count."""
+    """JPEG round trip (as PIL's) at quality ``100 (1 - s)^2``; any channel count."""
     return jpeg_level(x, jpeg_quality(s), seed)
 
 

@@ -134,10 +134,10 @@ def level_scaled(name: str):
 
         def branch(k):
             def lo():
-                return x if k == 0 else fns[k](x, seed=seed)
+                return x if k == 0 else tf.clip_by_value(fns[k](x, seed=seed), 0.0, 1.0)
 
             def hi():
-                return fns[k + 1](x, seed=seed)
+                return tf.clip_by_value(fns[k + 1](x, seed=seed), 0.0, 1.0)
 
             return lambda: tf.cond(t <= 0, lo, lambda: tf.cond(t >= 1, hi, lambda: (1 - t) * lo() + t * hi()))
 
