@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import weakref
 
+import numpy as np
 import tensorflow as tf
 
 from .._util import cache
 from ..errors import ConfigError
 from ..models.advgan import AdvGAN
 from ..models.advgan_families import MAX_STICKERS, check_budget
-from ..models.introspection import as_logits_model, num_classes
+from ..models.introspection import as_logits_model, compiled_predict, num_classes
 from . import _ops
 
 
@@ -102,3 +103,47 @@ def advgan_family(model, x, y, *, severity, target=None, generator=None, seed=No
     if generator is None:
         raise ConfigError("advgan_family needs generator= (a trained AdvGAN of a structured family)")
     return _run(model, x, y, severity, target, generator, "structured")
+
+
+def success_rates(model, generator, x, y, *, budget=None, batch_size=256) -> dict:
+    """How often the generator's images fool ``model``: untargeted, and per target class.
+
+    Untargeted success counts the images ``model`` classified correctly that it gets wrong after;
+    targeted success for class ``t`` counts the images of other classes it now puts in ``t``.
+
+    Returns:
+        ``{"untargeted": float | None, "targeted": [float per class] | None, "targeted_mean": float | None,
+        "budget": float, "num_images": int}`` (None where the generator's mode does not serve it).
+    """
+    x = np.asarray(x, np.float32)
+    y = np.asarray(y, np.int64).reshape(-1)
+    if len(x) == 0 or len(x) != len(y):
+        raise ConfigError(f"need equal, non-zero numbers of images and labels, got {len(x)} and {len(y)}")
+    budget = generator.budget if budget is None else budget
+    fn = advgan if generator.family == "pixel" else advgan_family
+    arg = "eps" if generator.family == "pixel" else "severity"
+    predict = compiled_predict(model)
+
+    def preds(target):
+        out = []
+        for i in range(0, len(x), batch_size):
+            xb, yb = x[i:i + batch_size], y[i:i + batch_size]
+            adv = fn(model, xb, yb, **{arg: budget}, target=target, generator=generator)
+            out.append(np.argmax(predict(adv).numpy(), 1))
+        return np.concatenate(out)
+
+    clean = np.concatenate([np.argmax(predict(tf.constant(x[i:i + batch_size])).numpy(), 1)
+                            for i in range(0, len(x), batch_size)])
+    ok = clean == y
+    out = {"budget": float(budget), "num_images": int(len(y)), "untargeted": None, "targeted": None,
+           "targeted_mean": None}
+    if generator.mode != "targeted":
+        out["untargeted"] = float((ok & (preds(None) != y)).sum() / max(ok.sum(), 1))
+    if generator.mode != "untargeted":
+        rates = []
+        for t in range(generator.num_classes):
+            other = y != t
+            rates.append(float((preds(t)[other] == t).mean()) if other.any() else float("nan"))
+        out["targeted"] = rates
+        out["targeted_mean"] = float(np.nanmean(rates))
+    return out

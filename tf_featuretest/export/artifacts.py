@@ -86,7 +86,8 @@ def export_classifier(model, root="saved_models", pipeline="digits", *, class_na
 
 
 def export_attacks(model, root="saved_models", pipeline="digits", *, class_names=None, centroids=None,
-                   feature_layer=None, feature_space_steps=60, separation_radius=None) -> ExportResult:
+                   feature_layer=None, feature_space_steps=60, separation_radius=None,
+                   advgan=None) -> ExportResult:
     """Export graph-compiled attacks on ``model``: ``fgsm``, ``pgd`` and (with centroids) ``feature_space``.
 
     Scalar parameters (``eps``, ``step_size``, ``steps``, ``target``) are rank-0 inputs, so the
@@ -101,6 +102,8 @@ def export_attacks(model, root="saved_models", pipeline="digits", *, class_names
         feature_layer: layer whose features the centroids describe (default: the centroids' layer).
         feature_space_steps: iterations of the exported feature-space attack.
         separation_radius: stored in the metadata.
+        advgan: a trained :class:`~tf_featuretest.models.advgan.AdvGAN` against ``model``: adds the
+            ``advgan`` signature (image [+ target] -> adversarial image, predicted label).
 
     Example:
         >>> export_attacks(model, "saved_models", "digits", centroids=class_centroids(model, x, y))  # doctest: +SKIP
@@ -112,8 +115,12 @@ def export_attacks(model, root="saved_models", pipeline="digits", *, class_names
         raise ConfigError(f"got {len(class_names)} class names for a model with {num_classes} outputs")
     names, shape = check_names(pipeline, class_names, _sig.model_image_shape(logits_model))
     endpoints, variables = _sig.attack_endpoints(logits_model, shape, centroids=centroids,
-                                                 feature_layer=feature_layer, steps=int(feature_space_steps))
-    return _export(pipeline, "attacks", root, endpoints, shape, names, separation_radius, variables=variables)
+                                                 feature_layer=feature_layer, steps=int(feature_space_steps),
+                                                 advgan=advgan)
+    extra = None if advgan is None else {"advgan": {"family": advgan.family, "budget": advgan.budget,
+                                                    "norm": str(advgan.norm), "mode": advgan.mode}}
+    return _export(pipeline, "attacks", root, endpoints, shape, names, separation_radius, variables=variables,
+                   extra=extra)
 
 
 def export_vae(vae, root="saved_models", pipeline="digits", *, train_images, train_labels, class_names,

@@ -72,8 +72,8 @@ def classifier_endpoints(model, class_names, image_shape, *, top_k=5, feature_la
 # ----------------------------------------------------------------------------- attacks
 
 
-def attack_endpoints(model, image_shape, *, centroids=None, feature_layer=None, steps=60):
-    """``fgsm``, ``pgd`` and (when ``centroids`` is given) ``feature_space``; plus variable collections."""
+def attack_endpoints(model, image_shape, *, centroids=None, feature_layer=None, steps=60, advgan=None):
+    """``fgsm``, ``pgd``, ``feature_space`` (with ``centroids``), ``advgan`` (with a generator); variable collections."""
 
     def predicted(adv):
         return tf.argmax(_logits(model, adv), axis=-1, output_type=tf.int64)
@@ -113,7 +113,33 @@ def attack_endpoints(model, image_shape, *, centroids=None, feature_layer=None, 
 
         endpoints.append(("feature_space", feature_space, [image, target, eps]))
         variables.append(("class_centroids", [table]))
+    if advgan is not None:
+        endpoints.append(advgan_endpoint(advgan, predicted, image, target))
     return endpoints, variables
+
+
+def advgan_endpoint(generator, predicted, image, target):
+    """``advgan(image[, target]) -> {adversarial, predicted}``: one AdvGAN pass at its training budget.
+
+    The target input (``-1``: untargeted) exists when the generator was trained targeted.
+    """
+    if tuple(generator.image_shape) != tuple(image.shape[1:]):
+        raise ConfigError(f"the AdvGAN generator takes images {tuple(generator.image_shape)}, the model "
+                          f"{tuple(image.shape[1:])}")
+    if generator.mode == "untargeted":
+        def advgan(image):
+            adv = generator.perturb(image)
+            return {"adversarial": adv, "predicted": predicted(adv)}
+
+        return "advgan", advgan, [image]
+
+    def advgan_targeted(image, target):
+        if generator.mode == "targeted":
+            tf.debugging.assert_non_negative(target, message="this generator was trained targeted only")
+        adv = generator.perturb(image, target)
+        return {"adversarial": adv, "predicted": predicted(adv)}
+
+    return "advgan", advgan_targeted, [image, target]
 
 
 # ----------------------------------------------------------------------------- vae
