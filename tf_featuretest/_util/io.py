@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
 import datetime
 import errno
@@ -23,6 +24,7 @@ import json
 import math
 import os
 import shutil
+import sys
 import time
 import uuid
 
@@ -64,7 +66,8 @@ def _fsync_dir(folder) -> None:
         os.close(fd)
 
 
-def _fsync_tree(root) -> None:
+def fsync_tree(root) -> None:
+    """fsync every file and folder under ``root`` (before a rename publishes it)."""
     for d, _, files in os.walk(root):
         for f in files:
             try:
@@ -115,7 +118,7 @@ def atomic_path(path, *, suffix: str = ""):
     try:
         yield tmp
         if os.path.isdir(tmp):
-            _fsync_tree(tmp)
+            fsync_tree(tmp)
         else:
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
@@ -155,12 +158,9 @@ def atomic_dir(final, *, replace: bool = True):
     try:
         os.makedirs(tmp)
         yield tmp
-        _fsync_tree(tmp)
+        fsync_tree(tmp)
         if replace and os.path.lexists(final):
-            old = temp_name(final) + ".old"
-            os.replace(final, old)
-            os.replace(tmp, final)
-            _remove(old)
+            replace_dir(tmp, final)
         else:
             os.rename(tmp, final)  # fails on an existing non-empty folder: never overwrites
         _fsync_dir(parent)
@@ -174,11 +174,97 @@ def atomic_dir(final, *, replace: bool = True):
         raise
 
 
-def clean_leftovers(folder, *, older_than: float = 0.0, recursive: bool = True) -> list:
+def _renameat2():
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_RENAMEAT2 = _renameat2() if sys.platform.startswith("linux") else None
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2
+
+
+def exchange(a, b) -> bool:
+    """Swap two existing paths in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``).
+
+    Returns False, changing nothing, where the system or the file system cannot do it.
+    """
+    if _RENAMEAT2 is None:
+        return False
+    if _RENAMEAT2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+        return False
+    raise OSError(err, os.strerror(err), b)
+
+
+def replace_dir(new, final) -> None:
+    """Put the folder ``new`` in place of ``final`` so that a reader sees the old one or the new one.
+
+    Where the system can swap them atomically (:func:`exchange`) ``final`` is never missing; the
+    old content, now at ``new``'s name, is removed. Elsewhere ``final`` is renamed to
+    ``<final>.previous`` first, which :func:`restore_previous` puts back after a crash.
+    """
+    new, final = os.fspath(new), os.fspath(final)
+    if not os.path.lexists(final):
+        os.rename(new, final)
+    elif exchange(new, final):
+        _remove(new)
+    else:
+        aside = final + PREVIOUS
+        _remove(aside)
+        os.rename(final, aside)
+        os.rename(new, final)
+        _remove(aside)
+    _fsync_dir(os.path.dirname(os.path.abspath(final)))
+
+
+PREVIOUS = ".previous"
+
+
+def restore_previous(final) -> bool:
+    """After a crash inside :func:`replace_dir`'s fallback: put ``<final>.previous`` back if ``final`` is gone."""
+    final = os.fspath(final)
+    aside = final + PREVIOUS
+    if os.path.lexists(aside) and not os.path.lexists(final):
+        os.rename(aside, final)
+        return True
+    return False
+
+
+def check_writable(path, *, what: str = "output") -> str:
+    """Fail early (:class:`WriteError`, one line) when files cannot be written at ``path``.
+
+    ``path`` is a folder, or a file whose folder is checked. The folder is created, a small probe
+    file is written, synced and removed; nothing else changes. Returns ``path``.
+    """
+    path = os.fspath(path)
+    folder = path if os.path.isdir(path) or path.endswith(os.sep) else os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+        probe = temp_name(os.path.join(folder, "write-check"))
+        with open(probe, "wb") as fh:
+            fh.write(b"x" * 4096)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.remove(probe)
+    except OSError as exc:
+        raise WriteError(f"cannot write the {what}: {describe_os_error(exc, folder)}") from None
+    return path
+
+
+def clean_leftovers(folder, *, older_than: float = 0.0, recursive: bool = True, own: bool = False) -> list:
     """Remove temporaries (``*.tmp-<pid>-*``) under ``folder`` whose writer process is gone.
 
     A temporary whose pid is still alive is kept unless it is older than ``older_than`` seconds
-    (0 keeps every live writer's file). Returns the removed paths.
+    (0 keeps every live writer's file); ``own`` also removes this process's own temporaries (call
+    it so when the process's writing is over). Returns the removed paths.
     """
     removed = []
     if not os.path.isdir(folder):
@@ -198,7 +284,8 @@ def clean_leftovers(folder, *, older_than: float = 0.0, recursive: bool = True) 
                 age = now - os.lstat(path).st_mtime
             except OSError:
                 continue
-            if pid is not None and pid_alive(pid) and not (older_than and age > older_than):
+            if (pid is not None and pid_alive(pid) and not (older_than and age > older_than)
+                    and not (own and pid == os.getpid())):
                 continue
             _remove(path)
             removed.append(path)

@@ -1,7 +1,7 @@
 """Commands that export SavedModels and serve them over HTTP."""
 import click
 
-from ._common import cli, library_errors, open_model, quiet_option, say, write_json
+from ._common import check_out, check_out_dir, cli, library_errors, open_model, quiet_option, say, write_json
 
 
 @cli.command("export")
@@ -19,7 +19,9 @@ def export_cmd(model_path, pipeline, root, vae_path, gan_path, data, out, quiet)
     from ..export.bundle import export_all
     from ..models.saving import load_generative
 
-    model = open_model(model_path)
+    check_out(out, what="--out")
+    check_out_dir(root, what="export root")
+    model = open_model(model_path, data=data, quiet=quiet, convert=False)
     vae = load_generative(vae_path, "vae") if vae_path else None
     gan = load_generative(gan_path, "generator") if gan_path else None
     results = export_all(model, root, pipeline, data=data, vae=vae, gan=gan, progress=lambda m: say(quiet, m))

@@ -5,7 +5,20 @@ import sys
 import click
 
 from ..errors import ConfigError
-from ._common import cli, data_options, library_errors, open_data, open_model, parse_size, quiet_option, say, write_json
+from ._common import (
+    channels_option,
+    check_out,
+    check_out_dir,
+    cli,
+    data_options,
+    library_errors,
+    open_data,
+    open_model,
+    parse_size,
+    quiet_option,
+    say,
+    write_json,
+)
 
 
 @cli.command()
@@ -34,6 +47,9 @@ def train(data, image_size, batch_size, data_dir, model_name, weights, trainable
     from ..metrics import evaluate_classifier
     from ..models import build_classifier, compile_classifier, train_classifier
 
+    check_out(out, suffix=".keras", what="--out")  # before any training: a wrong name or a read-only folder
+    work_dir = os.path.splitext(out)[0] + "_work"
+    check_out_dir(work_dir, what="training backup folder")
     keras.utils.set_random_seed(seed)
     size = parse_size(image_size)
     say(quiet, f"loading {data} ...")
@@ -50,7 +66,7 @@ def train(data, image_size, batch_size, data_dir, model_name, weights, trainable
     compile_classifier(model, learning_rate=learning_rate, num_classes=info.num_classes)
     say(quiet, f"training {model_name} on {info.num_examples} images, {info.num_classes} classes ...")
     result = train_classifier(model, tr, va, epochs=epochs, verbose=0 if quiet else 2, compile=False,
-                              work_dir=os.path.splitext(out)[0] + "_work")
+                              work_dir=work_dir)
     if adversarial != "none":
         model = model.classifier
     from ..models import save_model_atomic
@@ -59,22 +75,27 @@ def train(data, image_size, batch_size, data_dir, model_name, weights, trainable
     report = evaluate_classifier(model, te, info.class_names)
     click.echo(f"test top-1 {report.accuracy:.4f}  " +
                "  ".join(f"top-{k} {v:.4f}" for k, v in report.top_k.items() if k != 1))
-    click.echo(f"epochs {result.epochs_run}, saved {out}")
+    resumed = result.extra.get("resumed_from_epoch")
+    click.echo(f"epochs {result.epochs_run}" + (f" (resumed after epoch {resumed})" if resumed else "") +
+               f", saved {out}")
 
 
 @cli.command()
 @click.option("--model", "model_path", required=True, help="A .keras classifier.")
 @data_options
+@channels_option
 @click.option("--split", type=click.Choice(["train", "validation", "test"]), default="test", show_default=True)
 @click.option("--out", default=None, help="Write the report as JSON here.")
 @quiet_option
 @library_errors
-def evaluate(model_path, data, image_size, batch_size, data_dir, split, out, quiet):
+def evaluate(model_path, data, image_size, batch_size, data_dir, channels, split, out, quiet):
     """Top-1/top-5 accuracy and the per-class precision/recall/F1 report."""
     from ..metrics import evaluate_classifier
 
-    model = open_model(model_path)
-    ds, info = open_data(data, split, image_size=image_size, batch_size=batch_size, data_dir=data_dir, model=model)
+    check_out(out, what="--out")
+    model = open_model(model_path, data=data, image_size=image_size, channels=channels, data_dir=data_dir, quiet=quiet)
+    ds, info = open_data(data, split, image_size=image_size, batch_size=batch_size, data_dir=data_dir, model=model,
+                         channels=channels)
     say(quiet, f"evaluating on {info.num_examples} {split} images ...")
     if model.output_shape[-1] != info.num_classes:
         raise ConfigError(f"model has {model.output_shape[-1]} outputs but {data} has {info.num_classes} classes")
@@ -107,6 +128,8 @@ def train_generative(kind, data, image_size, batch_size, data_dir, epochs, laten
     from ..models import save_model_atomic, train_dcgan, train_vae
 
     out = out or os.path.join("runs", f"{kind}.keras")
+    check_out(out, suffix=".keras", what="--out")
+    check_out(json_path, what="--json")
     classifier = open_model(classifier_path) if classifier_path else None
     size = parse_size(image_size)
     tr, info = open_data(data, "train", image_size=size, batch_size=batch_size, data_dir=data_dir, seed=seed)

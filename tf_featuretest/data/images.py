@@ -105,12 +105,14 @@ class DecodeReport:
         return {"kept": self.kept, "skipped": [list(s) for s in self.skipped]}
 
 
-def decode_many(paths, channels, size, boxes=None, *, on_bad="skip", workers=None):
+def decode_many(paths, channels, size, boxes=None, *, on_bad="skip", workers=None, labels=None):
     """Decode many files in threads (PIL releases the GIL while decoding).
 
     Args:
         on_bad: ``"skip"`` drops unreadable files and reports them (with a warning), ``"raise"``
             stops at the first one with its name.
+        labels: optional ``(label per path, class names, source)``: a class none of whose files
+            can be read is a :class:`DataError` (training on the rest would silently drop it).
 
     Returns:
         ``(images uint8 [N, H, W, C], kept_indices int array, DecodeReport)``.
@@ -144,4 +146,13 @@ def decode_many(paths, channels, size, boxes=None, *, on_bad="skip", workers=Non
             f"skipped {len(skipped)} unreadable image file(s) of {len(paths)}; first: {skipped[0][1]}",
             stacklevel=3,
         )
+    if labels is not None and skipped:
+        y, names, source = labels
+        y = np.asarray(y)
+        read = y[np.asarray(kept, dtype=np.int64)]
+        lost = [int(c) for c in np.unique(y) if not np.any(read == c)]
+        if lost:
+            first = next(err for p, err in skipped if y[paths.index(p)] == lost[0])
+            raise DataError(f"{source}: none of the {int(np.sum(y == lost[0]))} images of class {names[lost[0]]!r} "
+                            f"can be read (e.g. {first})")
     return out[: len(kept)], np.asarray(kept, dtype=np.int64), DecodeReport(len(kept), tuple(skipped))

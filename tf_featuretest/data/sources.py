@@ -155,7 +155,7 @@ def folder(split: str, *, path: str, image_size=(32, 32), channels=3, split_seed
         paths, y = _list_images(path, names)
         keep = stratified_split(y, split, split_seed)
     paths = [paths[i] for i in keep]
-    x, kept, report = decode_many(paths, channels, tuple(image_size), on_bad=on_bad)
+    x, kept, report = decode_many(paths, channels, tuple(image_size), on_bad=on_bad, labels=(y[keep], names, path))
     return RawSplit(x=x, y=y[keep][kept], class_names=tuple(names), skipped=report.skipped)
 
 

@@ -15,6 +15,7 @@ from .. import __version__
 from .._util import checks
 from ..errors import ConfigError
 from ..models.introspection import as_logits_model
+from ..models.training import check_finite_weights
 from . import signatures as _sig
 from .layout import ExportResult, check_names, write_version
 
@@ -27,7 +28,7 @@ def _metadata(pipeline, artifact, image_shape, class_names, separation_radius, s
 
 
 def _export(pipeline, artifact, root, endpoints, image_shape, class_names, separation_radius, extra=None,
-            tracked=(), variables=()):
+            tracked=(), variables=(), version=None):
     """Build an ExportArchive from ``endpoints`` = [(name, fn, input_signature)] and write it."""
     archive = keras.export.ExportArchive()
     for resource in tracked:
@@ -41,11 +42,11 @@ def _export(pipeline, artifact, root, endpoints, image_shape, class_names, separ
         names.append("serving_default")
     meta = _metadata(pipeline, artifact, image_shape, class_names, separation_radius, names, extra)
     return write_version(lambda folder: archive.write_out(folder, verbose=False), root, pipeline, artifact,
-                         meta, class_names)
+                         meta, class_names, version=version)
 
 
 def export_classifier(model, root="saved_models", pipeline="digits", *, class_names=None, separation_radius=None,
-                      top_k=5, feature_layer=None) -> ExportResult:
+                      top_k=5, feature_layer=None, version=None) -> ExportResult:
     """Export a classifier: ``serving_default`` (logits, probabilities, top-k) and ``features``.
 
     Works for any Keras classifier taking [0, 1] NHWC images, including a user's own functional or
@@ -69,6 +70,7 @@ def export_classifier(model, root="saved_models", pipeline="digits", *, class_na
         >>> res.path
         'saved_models/digits/classifier/1'
     """
+    check_finite_weights(model)
     logits_model = as_logits_model(model)
     num_classes = int(logits_model.output_shape[-1])
     class_names = [str(i) for i in range(num_classes)] if class_names is None else list(class_names)
@@ -82,11 +84,11 @@ def export_classifier(model, root="saved_models", pipeline="digits", *, class_na
         variables.append(("separation_radius", [tf.Variable(float(separation_radius), trainable=False,
                                                             name="separation_radius")]))
     return _export(pipeline, "classifier", root, endpoints, shape, names, separation_radius,
-                   extra={"top_k": min(int(top_k), num_classes)}, variables=variables)
+                   extra={"top_k": min(int(top_k), num_classes)}, variables=variables, version=version)
 
 
 def export_attacks(model, root="saved_models", pipeline="digits", *, class_names=None, centroids=None,
-                   feature_layer=None, feature_space_steps=60, separation_radius=None,
+                   feature_layer=None, feature_space_steps=60, separation_radius=None, version=None,
                    advgan=None) -> ExportResult:
     """Export graph-compiled attacks on ``model``: ``fgsm``, ``pgd`` and (with centroids) ``feature_space``.
 
@@ -108,6 +110,7 @@ def export_attacks(model, root="saved_models", pipeline="digits", *, class_names
     Example:
         >>> export_attacks(model, "saved_models", "digits", centroids=class_centroids(model, x, y))  # doctest: +SKIP
     """
+    check_finite_weights(model)
     logits_model = as_logits_model(model)
     num_classes = int(logits_model.output_shape[-1])
     class_names = [str(i) for i in range(num_classes)] if class_names is None else list(class_names)
@@ -120,11 +123,11 @@ def export_attacks(model, root="saved_models", pipeline="digits", *, class_names
     extra = None if advgan is None else {"advgan": {"family": advgan.family, "budget": advgan.budget,
                                                     "norm": str(advgan.norm), "mode": advgan.mode}}
     return _export(pipeline, "attacks", root, endpoints, shape, names, separation_radius, variables=variables,
-                   extra=extra)
+                   version=version, extra=extra)
 
 
 def export_vae(vae, root="saved_models", pipeline="digits", *, train_images, train_labels, class_names,
-               elbo_threshold=None, separation_radius=None, batch_size=256) -> ExportResult:
+               elbo_threshold=None, separation_radius=None, batch_size=256, version=None) -> ExportResult:
     """Export a VAE: ``encode``, ``decode`` and ``sample_tests`` (labelled latent test cases).
 
     ``sample_tests`` runs ``testgen.latent.sample_latent_tests_tf`` with the training set's latent
@@ -145,11 +148,11 @@ def export_vae(vae, root="saved_models", pipeline="digits", *, train_images, tra
                                                          elbo_threshold=elbo_threshold, batch_size=batch_size)
     return _export(pipeline, "vae", root, endpoints, shape, names, separation_radius,
                    extra={"latent_dim": int(vae.decoder.input_shape[-1]), "elbo_threshold": threshold},
-                   variables=variables)
+                   variables=variables, version=version)
 
 
-def export_generator(gan, root="saved_models", pipeline="digits", *, class_names, separation_radius=None
-                     ) -> ExportResult:
+def export_generator(gan, root="saved_models", pipeline="digits", *, class_names, separation_radius=None,
+                     version=None) -> ExportResult:
     """Export a conditional DCGAN's generator as ``generate(labels, seed) -> images``.
 
     The signature calls ``gan.generate(labels, seed=seed)``, whose noise is
@@ -163,4 +166,4 @@ def export_generator(gan, root="saved_models", pipeline="digits", *, class_names
     names, shape = check_names(pipeline, class_names, shape)
     endpoints = _sig.generator_endpoints(gan)
     return _export(pipeline, "generator", root, endpoints, shape, names, separation_radius,
-                   extra={"latent_dim": int(_sig.gan_latent_dim(gan))})
+                   extra={"latent_dim": int(_sig.gan_latent_dim(gan))}, version=version)

@@ -15,6 +15,7 @@ import warnings
 from .._util.io import atomic_dir, read_json, write_json
 from ..attacks.feature_space import ClassCentroids
 from ..errors import first_line
+from ..export.layout import is_complete
 from ..report.html import Section
 
 #: Stages whose results, report sections and figures are kept and reused when nothing changed.
@@ -83,8 +84,8 @@ def load_stage(ctx, name: str, key: str) -> dict | None:
         warnings.warn(f"ignoring the damaged stage cache {path} ({first_line(exc)}); running {name} again",
                       stacklevel=2)
         return None
-    if name == "export" and not all(os.path.isdir(a["path"]) for a in (state["results"] or {}).get("artifacts", ())):
-        return None
+    if name == "export" and not all(is_complete(a["path"]) for a in (state["results"] or {}).get("artifacts", ())):
+        return None  # an export folder was removed or damaged since: export again
     figures = os.path.join(ctx.report_dir, name)
     shutil.rmtree(figures, ignore_errors=True)
     if os.path.isdir(os.path.join(path, "figures")):

@@ -6,22 +6,32 @@ non-zero) and later stages that do not need it still run; the report is always w
 models are reused from an earlier run when the configuration and the data are unchanged (a content
 hash in the file name), unless ``retrain``; finished stages are reused from the stage cache
 (:mod:`.cache`).
+
+One run at a time per ``runs/<name>/`` (a :class:`~tf_featuretest._util.locks.FolderLock`; a second
+run fails at once with a one-line error naming the holder). Temporaries that a killed run left are
+removed at start, this run's own at exit. The report is written into a staging copy and published
+whole (:mod:`.staging`), so ``index.html``, ``results.json`` and the figures always belong to one run.
 """
 from __future__ import annotations
 
 import os
+import sys
 import time
-import traceback
 
 import keras
 import tensorflow as tf
 
+from .._util.io import clean_leftovers, restore_previous
+from .._util.locks import FolderLock
 from ..config import PipelineConfig, load_config
-from ..errors import ConfigError, first_line
+from ..errors import ConfigError
+from ..export.layout import NAME
 from ..report.html import Section, write_report
-from . import cache, models
+from . import cache, models, staging
 from .context import RunContext, RunResult, StageOutcome, peak_rss_mb, peak_rss_reset, versions
+from .failure import describe_failure
 from .stages import STAGE_FUNCS
+from .stages.feature import refresh_reviews
 
 STAGES = ("data", "classifier", "evaluate", "attacks", "noise", "feature", "lookalike", "saliency", "export",
           "report")
@@ -31,6 +41,8 @@ TITLES = {"data": "Data", "classifier": "Classifiers", "evaluate": "Test accurac
 NEEDS = {"classifier": ("data",), "evaluate": ("classifier",), "attacks": ("classifier",), "noise": ("classifier",),
          "feature": ("classifier",), "lookalike": ("classifier",), "saliency": ("classifier",),
          "export": ("classifier",), "report": ()}
+#: Temporaries older than this (seconds) are removed at start even when their pid is alive (a reused pid).
+LEFTOVER_AGE_S = 24 * 3600
 #: How many frames of a failed stage's traceback results.json keeps.
 TRACEBACK_FRAMES = 8
 
@@ -77,10 +89,39 @@ def run_pipeline(config=None, *, stages=None, retrain=False, quiet=False, report
     """
     cfg = config if isinstance(config, PipelineConfig) else load_config(config)
     wanted = parse_stages(stages or cfg.stages)
-    ctx = RunContext(config=cfg, report_dir=os.path.join(reports_root, cfg.name),
-                     work_dir=os.path.join(runs_root, cfg.name), export_root=export_root, retrain=retrain, quiet=quiet)
-    os.makedirs(ctx.report_dir, exist_ok=True)
-    os.makedirs(ctx.work_dir, exist_ok=True)
+    if "classifier" in wanted:
+        models.check_user_models(cfg)  # a model file that does not fit the data: one line, before any stage
+    if not isinstance(cfg.name, str) or not NAME.match(cfg.name):  # a PipelineConfig built in code is unchecked
+        raise ConfigError(f"pipeline name must be a folder name of letters, digits, '_', '-' and '.', got {cfg.name!r}")
+    work_dir, final_report = os.path.join(runs_root, cfg.name), os.path.join(reports_root, cfg.name)
+    lock = FolderLock(work_dir, what="featuretest run").acquire()  # one run per runs/<name>/ (exit 2 otherwise)
+    try:
+        folders = _clean_start(work_dir, final_report, os.path.join(export_root, cfg.name))
+        started = time.time()
+        ctx = RunContext(config=cfg, report_dir=staging.open_staging(final_report), work_dir=work_dir,
+                         export_root=export_root, retrain=retrain, quiet=quiet)
+        ctx.artifacts.update(report_final=final_report, run_started=started)  # where and since when to publish
+        try:
+            return _run_stages(ctx, cfg, wanted, retrain)
+        finally:
+            staging.discard(ctx.report_dir)
+            for folder in folders:
+                clean_leftovers(folder, own=True)
+    finally:
+        lock.release()
+
+
+def _clean_start(*folders) -> tuple:
+    """Remove temporaries a killed earlier run left in the run's folders (their writer is gone)."""
+    for folder in folders:
+        restore_previous(folder)
+        clean_leftovers(folder, older_than=LEFTOVER_AGE_S)
+        parent = os.path.dirname(os.path.abspath(folder))  # staging folders of killed runs sit beside it
+        clean_leftovers(parent, older_than=LEFTOVER_AGE_S, recursive=False)
+    return folders
+
+
+def _run_stages(ctx, cfg, wanted, retrain) -> RunResult:
     tf.config.experimental.enable_op_determinism()
     outcomes, done, t_run = [], set(), time.perf_counter()
     for i, name in enumerate(wanted, start=1):
@@ -108,15 +149,18 @@ def run_pipeline(config=None, *, stages=None, retrain=False, quiet=False, report
             done.add(name)
             status, err = "ok", None
         except Exception as exc:  # a failed stage is reported, and the run goes on
-            status, err = "failed", f"{type(exc).__name__}: {first_line(exc) if str(exc).strip() else ''}"
-            ctx.results.setdefault("errors", {})[name] = traceback.format_exc(limit=TRACEBACK_FRAMES)
-            ctx.sections.append(Section(f"failed-{name}", TITLES.get(name, name), error=err))
+            failure = describe_failure(exc, limit=TRACEBACK_FRAMES)
+            status, err = "failed", failure.summary()
+            ctx.results.setdefault("errors", {})[name] = failure.traceback
+            ctx.results.setdefault("failures", {})[name] = failure.to_dict()
+            ctx.sections.append(Section(f"failed-{name}", TITLES.get(name, name), error=failure.details()))
+            print(f"error: stage {name} failed: {failure.details()}", file=sys.stderr, flush=True)
         outcome = StageOutcome(name, status, time.perf_counter() - t0, peak_rss_mb(), err, reused)
         outcomes.append(outcome)
         ctx.say(f"      {status}{' (reused)' if reused else ''} in {outcome.seconds:.1f} s" + (f": {err}" if err else ""))
     seconds = time.perf_counter() - t_run
-    report = os.path.join(ctx.report_dir, "index.html")
-    results = os.path.join(ctx.report_dir, "results.json")
+    report = os.path.join(ctx.artifacts["report_final"], "index.html")
+    results = os.path.join(ctx.artifacts["report_final"], "results.json")
     return RunResult(pipeline=cfg.name, report_path=report if os.path.exists(report) else None,
                      results_path=results if os.path.exists(results) else None, stages=tuple(outcomes),
                      seconds=seconds)
@@ -133,6 +177,7 @@ def _reuse_stage(ctx: RunContext, name: str, key: str) -> bool:
     if name == "feature":  # later stages (export) need the generative models; they load from runs/
         ctx.artifacts["vae"] = models.generative(ctx, "vae")[0]
         ctx.artifacts["gan"] = models.generative(ctx, "gan")[0]
+        refresh_reviews(ctx)  # reviews.json may have changed since the cached run: recount
     ctx.say(f"      reusing results from {state['path']}")
     return True
 
@@ -148,6 +193,6 @@ def _write_report(ctx: RunContext, outcomes, seconds):
         summary[f"{name} test top-1"] = f"{rep['accuracy']:.4f}"
     failed = [o.name for o in outcomes if o.status == "failed"]
     summary["stages"] = f"{len(outcomes) - len(failed)} finished" + (f", failed: {', '.join(failed)}" if failed else "")
-    path = write_report(ctx.report_dir, results, ctx.sections, title=f"tf-featuretest report: {cfg.name}",
-                        summary=summary)
-    ctx.say(f"      report: {path}")
+    write_report(ctx.report_dir, results, ctx.sections, title=f"tf-featuretest report: {cfg.name}", summary=summary)
+    final = staging.publish(ctx.report_dir, ctx.artifacts["report_final"], since=ctx.artifacts["run_started"])
+    ctx.say(f"      report: {os.path.join(final, 'index.html')}")

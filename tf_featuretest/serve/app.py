@@ -30,17 +30,27 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
+from .._util.io import TMP_MARK
 from ..errors import ConfigError, FeatureTestError
 from .backend import ExportBackend
-from .images import UploadError, UploadLimits, decode_upload, perturbation_image, png_data_url, to_png
+from .images import UploadError, UploadLimits, decode_image, decoded_values, open_upload, perturbation_image, png_data_url, to_png
+from .review import register_review_routes
+from .safety import header_text, public_results, report_file_path
 
 STATIC = os.path.join(os.path.dirname(__file__), "static")
 _PUBLIC = ("/healthz", "/", "/favicon.ico")
 _UNSET = object()
+#: Decodes up to this many values (width x height x channels) run on the event loop; bigger ones in threads.
+SMALL_DECODE = 256 * 1024
 
 
 class _Guard:
-    """ASGI middleware: API-key check and an early 413 on a declared body over the limit."""
+    """ASGI middleware: API-key check and the body limit, enforced while the body streams in.
+
+    A declared ``Content-Length`` over the limit is refused at once; a body without one (chunked)
+    is counted as it arrives and refused with 413 as soon as it passes the limit, so the service
+    never holds (in memory or spooled to disk) more than the limit of any request.
+    """
 
     def __init__(self, app, api_key, max_body):
         self.app, self.api_key, self.max_body = app, api_key, max_body
@@ -55,22 +65,54 @@ class _Guard:
         cookie = SimpleCookie(headers.get("cookie", ""))
         return cookie["featuretest_api_key"].value if "featuretest_api_key" in cookie else None
 
+    def _too_big(self, size):
+        return JSONResponse({"detail": f"request body of {size} bytes is over the limit of {self.max_body} bytes"},
+                            status_code=413, headers={"Connection": "close"})
+
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http":
-            path = scope["path"]
-            public = path in _PUBLIC or path.startswith("/static/")
-            if self.api_key and not public:
-                given = self._key(scope)
-                if given is None or not hmac.compare_digest(given.encode(), self.api_key.encode()):
-                    await JSONResponse({"detail": "missing or wrong API key (send X-API-Key)"}, status_code=401,
-                                       headers={"WWW-Authenticate": "Bearer"})(scope, receive, send)
-                    return
-            for k, v in scope.get("headers", []):
-                if k == b"content-length" and v.isdigit() and int(v) > self.max_body:
-                    await JSONResponse({"detail": f"request body of {int(v)} bytes is over the limit of "
-                                                  f"{self.max_body} bytes"}, status_code=413)(scope, receive, send)
-                    return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        public = path in _PUBLIC or path.startswith("/static/")
+        if self.api_key and not public:
+            given = self._key(scope)
+            if given is None or not hmac.compare_digest(given.encode(), self.api_key.encode()):
+                await JSONResponse({"detail": "missing or wrong API key (send X-API-Key)"}, status_code=401,
+                                   headers={"WWW-Authenticate": "Bearer"})(scope, receive, send)
+                return
+        for k, v in scope.get("headers", []):
+            if k == b"content-length" and v.isdigit() and int(v) > self.max_body:
+                await self._too_big(int(v))(scope, receive, send)
+                return
+        state = {"seen": 0, "refused": False, "started": False}
+
+        async def counted_receive():
+            if state["refused"]:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                state["seen"] += len(message.get("body", b""))
+                if state["seen"] > self.max_body:  # stop reading: the rest of the body is never taken in
+                    state["refused"] = True
+                    if not state["started"]:
+                        state["started"] = True
+                        await self._too_big(f"more than {self.max_body}")(scope, receive, send)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message):
+            if state["refused"]:
+                return  # the 413 has been sent; the app's answer to the cut-off body is dropped
+            if message["type"] == "http.response.start":
+                state["started"] = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, guarded_send)
+        except Exception:
+            if not state["refused"]:
+                raise
 
 
 class _Batcher:
@@ -114,6 +156,7 @@ def latest_report(reports_dir):
         return None
     found = []
     for depth_root, dirs, files in os.walk(reports_dir):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and TMP_MARK not in d]  # staging folders of runs
         if depth_root[len(str(reports_dir)):].count(os.sep) >= 2:
             dirs[:] = []
         if "index.html" in files:
@@ -122,15 +165,17 @@ def latest_report(reports_dir):
 
 
 def create_app(models_dir=None, *, reports_dir=None, api_key=_UNSET, limits: UploadLimits | None = None,
-               workers=2, max_batch=64, backend=None) -> FastAPI:
+               workers=2, attack_workers=1, max_batch=64, backend=None) -> FastAPI:
     """Build the service for one pipeline's exports.
 
     Args:
         models_dir: the pipeline folder of the exports, e.g. ``saved_models/digits``.
         reports_dir: folder whose newest report ``/report/`` shows (optional).
         api_key: required key; default ``$FEATURETEST_API_KEY`` (no key when unset or empty).
-        limits: :class:`UploadLimits` (size, dimensions, formats).
-        workers: threads running inference.
+        limits: :class:`UploadLimits` (size, dimensions, decoded values, concurrent decodes, formats).
+        workers: threads running predictions.
+        attack_workers: threads running attacks, apart from the predictions' threads so that a
+            queue of attacks never delays a prediction; attacks beyond these wait their turn.
         max_batch: most predictions gathered into one model call.
         backend: an already loaded :class:`ExportBackend` (shares one between apps).
 
@@ -145,8 +190,10 @@ def create_app(models_dir=None, *, reports_dir=None, api_key=_UNSET, limits: Upl
     limits = limits or UploadLimits()
     if api_key is _UNSET:
         api_key = os.environ.get("FEATURETEST_API_KEY") or None
-    executor = ThreadPoolExecutor(max_workers=int(workers), thread_name_prefix="featuretest-infer")
+    executor = ThreadPoolExecutor(max_workers=int(workers), thread_name_prefix="featuretest-predict")
+    attack_executor = ThreadPoolExecutor(max_workers=int(attack_workers), thread_name_prefix="featuretest-attack")
     batcher = _Batcher(backend, executor, int(max_batch))
+    decode_slots = asyncio.Semaphore(limits.max_decodes)
     app = FastAPI(title="tf-featuretest", version="1",
                   description="Predictions and targeted look-alike images from exported classifiers.")
     app.state.backend = backend
@@ -159,9 +206,11 @@ def create_app(models_dir=None, *, reports_dir=None, api_key=_UNSET, limits: Upl
 
     async def _image(file: UploadFile):
         data = await file.read(limits.max_bytes + 1)
-        if len(data) > 64 * 1024:  # big decodes leave the event loop
-            return await run_in_threadpool(decode_upload, data, backend.image_shape, limits)
-        return decode_upload(data, backend.image_shape, limits)
+        img = open_upload(data, limits)  # header only: the limits are checked before any pixel is decoded
+        if decoded_values(img) <= SMALL_DECODE:
+            return decode_image(img, backend.image_shape)
+        async with decode_slots:  # a bounded number of big decodes at once, off the event loop
+            return await run_in_threadpool(decode_image, img, backend.image_shape)
 
     @app.get("/healthz", tags=["service"])
     async def healthz():
@@ -193,15 +242,16 @@ def create_app(models_dir=None, *, reports_dir=None, api_key=_UNSET, limits: Upl
         backend.label_index(target)
         x = await _image(file)
         loop = asyncio.get_running_loop()
-        out = await loop.run_in_executor(executor, lambda: backend.attack(x, target, method=method, eps=eps))
+        out = await loop.run_in_executor(attack_executor, lambda: backend.attack(x, target, method=method, eps=eps))
         if format == "json":
             return JSONResponse({**out.to_dict(), "original_png": png_data_url(out.original),
                                  "adversarial_png": png_data_url(out.adversarial),
                                  "perturbation_png": png_data_url(perturbation_image(out.original, out.adversarial))})
-        headers = {"X-Predicted-Label": out.after.names[0], "X-Confidence": f"{out.after.probabilities[0]:.6f}",
+        headers = {"X-Predicted-Label": header_text(out.after.names[0]),
+                   "X-Confidence": f"{out.after.probabilities[0]:.6f}",
                    "X-Linf": f"{out.linf:.6f}", "X-L2": f"{out.l2:.6f}", "X-SSIM": f"{out.ssim:.6f}",
-                   "X-Target": out.target, "X-Success": str(out.success).lower(),
-                   "X-Original-Label": out.before.names[0]}
+                   "X-Target": header_text(out.target), "X-Success": str(out.success).lower(),
+                   "X-Original-Label": header_text(out.before.names[0]), "X-Label-Encoding": "percent-encoded UTF-8"}
         return Response(to_png(out.adversarial), media_type="image/png", headers=headers)
 
     @app.get("/", include_in_schema=False)
@@ -210,13 +260,17 @@ def create_app(models_dir=None, *, reports_dir=None, api_key=_UNSET, limits: Upl
 
     @app.get("/v1/report", tags=["report"])
     async def report_info():
-        """Where the latest report is and its ``results.json`` (404 when there is none)."""
+        """The latest report's name and its ``results.json``, without server paths or tracebacks (404: none)."""
         folder = latest_report(reports_dir)
         if folder is None:
-            raise HTTPException(404, f"no report found under {reports_dir!r}")
+            raise HTTPException(404, "no report found")
         path = os.path.join(folder, "results.json")
-        results = json.load(open(path, encoding="utf-8")) if os.path.isfile(path) else None
-        return {"url": "/report/", "folder": folder, "results": results}
+        try:
+            with open(path, encoding="utf-8") as fh:
+                results = public_results(json.load(fh))
+        except (OSError, ValueError):
+            results = None
+        return {"url": "/report/", "report": os.path.basename(folder), "results": results}
 
     @app.get("/report", include_in_schema=False)
     async def report_redirect():
@@ -226,13 +280,14 @@ def create_app(models_dir=None, *, reports_dir=None, api_key=_UNSET, limits: Upl
     async def report_file(path: str):
         folder = latest_report(reports_dir)
         if folder is None:
-            raise HTTPException(404, f"no report found under {reports_dir!r}")
-        root = os.path.realpath(folder)
-        full = os.path.realpath(os.path.join(root, path or "index.html"))
-        if not full.startswith(root + os.sep) or not os.path.isfile(full):
-            raise HTTPException(404, f"no file {path!r} in the latest report")
+            raise HTTPException(404, "no report found")
+        full = report_file_path(folder, path)
+        if full is None:
+            raise HTTPException(404, "no such file in the latest report")
         return FileResponse(full)
 
+    register_review_routes(app, lambda: latest_report(reports_dir))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.router.on_shutdown.append(lambda: executor.shutdown(wait=False))
+    app.router.on_shutdown.append(lambda: attack_executor.shutdown(wait=False))
     return app

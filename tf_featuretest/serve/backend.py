@@ -1,18 +1,21 @@
 """What the HTTP service computes: the exported SavedModels of one pipeline, loaded once.
 
-:class:`ExportBackend` reads ``<models_dir>/classifier/<latest>`` and, when present,
-``<models_dir>/attacks/<latest>`` through :func:`tf_featuretest.export.load_artifact` and calls
-their signatures. Its methods are plain blocking calls; the app runs them in worker threads.
+:class:`ExportBackend` reads the highest version of ``<models_dir>/classifier/`` that loads (an
+empty or broken version folder is passed over) and, when present, the attacks of the same version
+(one export gives all its artifacts one number; else the newest attacks that load) through
+:func:`tf_featuretest.export.load_artifact`, and calls their signatures. Its methods are plain
+blocking calls; the app runs them in worker threads.
 """
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import ConfigError, ModelError
-from ..export.layout import latest_version, load_artifact
+from ..export.layout import is_complete, latest_version, load_artifact
 
 METHODS = ("feature_space", "pgd", "fgsm")
 
@@ -78,18 +81,32 @@ class ExportBackend:
         if not os.path.isdir(str(models_dir)):
             raise ModelError(f"models folder not found: {models_dir}")
         self.models_dir = str(models_dir)
-        self.classifier, meta = load_artifact(self.models_dir, "classifier")
+        self.classifier, meta = load_artifact(self.models_dir, "classifier")  # the highest version that loads
         self.metadata = meta
+        self.version = meta["version"]
         self.labels = tuple(str(n) for n in meta["class_names"])
         self.image_shape = tuple(int(v) for v in meta["image_shape"])
         self.pipeline = meta.get("pipeline")
         self._predict = self.classifier.signatures["serving_default"]
         self.attacks = None
+        self.attacks_version = None
         self.methods = ()
         if latest_version(self.models_dir, "attacks") is not None:
-            self.attacks, _ = load_artifact(self.models_dir, "attacks")
+            self.attacks, attack_meta = self._attacks_for(self.version)
+            self.attacks_version = attack_meta["version"]
             self.methods = tuple(m for m in METHODS if m in self.attacks.signatures)
         self.pgd_steps = int(pgd_steps)
+
+    def _attacks_for(self, version):
+        """The attacks exported with the classifier's version (one export shares one number), else the newest."""
+        folder = os.path.join(self.models_dir, "attacks", str(version))
+        if is_complete(folder):
+            try:
+                return load_artifact(self.models_dir, "attacks", version)
+            except ModelError as exc:
+                warnings.warn(f"attacks version {version} does not load ({exc}); using the newest that does",
+                              stacklevel=3)
+        return load_artifact(self.models_dir, "attacks")
 
     def label_index(self, label) -> int:
         """Index of a label given by name (or by index when no name matches); ConfigError otherwise."""
