@@ -6,6 +6,7 @@ import click
 
 from ..errors import ConfigError
 from ._common import (
+    check_out_dir,
     cli,
     data_options,
     library_errors,
@@ -45,6 +46,13 @@ def attack(model_path, data, image_size, batch_size, data_dir, split, attack_nam
     spec = get_spec(attack_name)
     param = spec.param
     values = parse_floats(eps, "--eps") if param == "eps" else parse_floats(pixels, "--pixels")
+    if param == "eps":
+        bad = [v for v in values if not 0.0 <= v <= 1.0]
+        if bad:
+            raise ConfigError(f"--eps values must be in [0, 1] (images are in [0, 1]), got {bad[0]:g}")
+    elif any(v < 1 or v != int(v) for v in values):
+        raise ConfigError(f"--pixels must be positive whole numbers, got {pixels!r}")
+    check_out_dir(out, what="--out folder")
     if spec.targeted == "required" and target is None:
         raise ConfigError(f"attack {attack_name!r} is targeted: give --target CLASS")
     if spec.targeted == "never" and target is not None:
@@ -117,6 +125,7 @@ def noise(model_path, data, image_size, batch_size, data_dir, noises, baseline_p
 
     names = parse_noises(noises)
     grid = parse_floats(severities, "--severities")
+    check_out_dir(out, what="--out folder")
     model = open_model(model_path)
     baseline = open_model(baseline_path) if baseline_path else None
     if baseline is not None and tuple(baseline.input_shape[1:]) != tuple(model.input_shape[1:]):
@@ -155,7 +164,10 @@ def testgen(model_path, data, image_size, batch_size, data_dir, vae_path, gan_pa
             seed, out, quiet):
     """Feature-level tests: r-separation, labelled latent (and DCGAN) cases with measured validity."""
     from ..pipeline.testgen import generate_tests
+    from ..testgen.latent import parse_radius
 
+    parse_radius(radius)  # a bad radius fails before the VAE trains
+    check_out_dir(out, what="--out folder")
     model = open_model(model_path)
     res = generate_tests(model, data, vae_path=vae_path, gan_path=gan_path, radius=radius, n=n, count=count,
                       vae_epochs=vae_epochs, seed=seed, out=out, data_dir=data_dir, batch_size=batch_size,

@@ -7,6 +7,8 @@ its models again and a changed one trains new ones.
 from __future__ import annotations
 
 import os
+import time
+import warnings
 
 import keras
 import tensorflow as tf
@@ -14,9 +16,10 @@ import tensorflow as tf
 from .._util.io import read_json, write_json
 from ..attacks.adversarial_training import AdversarialModel
 from ..data import load
+from ..errors import ConfigError, FeatureTestError, first_line
 from ..models.architectures import build_classifier
 from ..models.dcgan import train_dcgan
-from ..models.saving import load_classifier, save_model_atomic
+from ..models.saving import load_classifier, load_generative, save_model_atomic
 from ..models.training import compile_classifier, get_strategy, train_classifier
 from ..models.vae import train_vae
 
@@ -24,6 +27,33 @@ from ..models.vae import train_vae
 GENERATIVE_BATCH_SIZE = 64
 #: Batch size of the validation pipeline while a classifier trains.
 VALIDATION_BATCH_SIZE = 256
+
+
+def reuse_or_none(path, load, *companions):
+    """``load()`` of a model kept from an earlier run, or None (with a warning) when it is damaged.
+
+    A half-written or unreadable model or history (a kill, a full disk) is moved aside to
+    ``<file>.damaged-<time>`` together with its ``companions``, so the model is trained again
+    instead of failing the stage on every rerun.
+    """
+    try:
+        return load()
+    except (FeatureTestError, OSError, ValueError) as exc:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for p in (path, *companions):
+            if os.path.exists(p):
+                os.replace(p, f"{p}.damaged-{stamp}")
+        warnings.warn(f"ignoring the damaged kept model {path} ({first_line(exc)}); moved aside as "
+                      f"{os.path.basename(path)}.damaged-{stamp}, training it again", stacklevel=2)
+        return None
+
+
+def read_history(path) -> dict:
+    """A kept training history: ``{metric: [values]}``; a ConfigError when the file is not one."""
+    hist = read_json(path, what="training history")
+    if not isinstance(hist, dict) or not all(isinstance(v, list) for v in hist.values()):
+        raise ConfigError(f"training history {path} is not a mapping of metric names to lists")
+    return hist
 
 
 def data_kwargs(cfg) -> dict:
@@ -39,8 +69,10 @@ def classifier(ctx, c):
     path = os.path.join(ctx.work_dir, f"{c.name}-{key}.keras")
     hist_path = path[:-len(".keras")] + ".history.json"
     if os.path.exists(path) and os.path.exists(hist_path) and not ctx.retrain:
-        ctx.say(f"      {c.name}: reusing {path}")
-        return load_classifier(path), read_json(hist_path, what="training history"), True, path
+        kept = reuse_or_none(path, lambda: (load_classifier(path), read_history(hist_path)), hist_path)
+        if kept is not None:
+            ctx.say(f"      {c.name}: reusing {path}")
+            return kept[0], kept[1], True, path
     if c.model.endswith((".keras", ".h5")):
         model = load_classifier(c.model)
         return model, {}, True, c.model
@@ -71,8 +103,10 @@ def generative(ctx, kind: str):
     key = ctx.content_hash(kind, f.latent_dim, epochs, d.__dict__)
     path = os.path.join(ctx.work_dir, f"{kind}-{key}.keras")
     if os.path.exists(path) and not ctx.retrain:
-        ctx.say(f"      {kind}: reusing {path}")
-        return keras.models.load_model(path), True
+        kept = reuse_or_none(path, lambda: load_generative(path, "vae" if kind == "vae" else "generator"))
+        if kept is not None:
+            ctx.say(f"      {kind}: reusing {path}")
+            return kept, True
     keras.utils.set_random_seed(ctx.config.seed)
     ds, _ = load(d.source, "train", batch_size=GENERATIVE_BATCH_SIZE, seed=ctx.config.seed, **data_kwargs(ctx.config))
     if kind == "vae":
