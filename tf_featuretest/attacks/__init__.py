@@ -14,6 +14,6 @@ from .registry import ATTACKS, SPECS, AttackSpec, get_attack, get_spec, register
 from .similarity import image_stats, ssim
 
 __all__ = ["ATTACKS", "AdversarialModel", "AttackSpec", "ClassCentroids", "FoolingResult", "OnePixelResult", "SPECS",
-           "advgan", "advgan_family", "class_centroids", "feature_space", "feature_space_tf", "fgsm", "fgsm_tf", "fooling_images", "get_attack",
-           "get_spec", "image_stats", "joint_model", "one_pixel", "one_pixel_attack", "pgd", "pgd_tf", "register",
-           "ssim", "train_adversarial"]
+           "advgan", "advgan_family", "class_centroids", "feature_space", "feature_space_tf", "fgsm", "fgsm_tf",
+           "fooling_images", "get_attack", "get_spec", "image_stats", "joint_model", "one_pixel", "one_pixel_attack",
+           "pgd", "pgd_tf", "register", "ssim", "train_adversarial"]
