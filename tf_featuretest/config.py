@@ -29,7 +29,7 @@ from .errors import ConfigError, FeatureTestError
 from .export.layout import NAME
 from .models.architectures import CLASSIFIERS
 from .noise import parse_noises
-from .testgen.latent import parse_radius
+from .testgen import check_members, check_methods, check_percentile, parse_radius
 
 
 def key(default, doc: str, check=None):
@@ -49,6 +49,10 @@ def _non_negative(v, k):
 
 def _fraction(v, k):
     return checks.fraction(v, k)
+
+
+def _fraction_open(v, k):
+    return checks.number(v, k, low=0.0, low_open=True, high=1.0)
 
 
 def _in(*options):
@@ -122,14 +126,24 @@ class NoiseConfig:
 class FeatureConfig:
     """``[feature]``: feature-level tests with the VAE and the conditional DCGAN."""
 
-    latent_dim: int = key(16, "size of the VAE's latent space", _positive)
-    vae_epochs: int = key(30, "VAE training epochs", _positive)
+    latent_dim: int = key(32, "size of the VAE's latent space", _positive)
+    vae_beta: float = key(0.25, "weight of the VAE's KL term, in (0, 1] (a beta-VAE; lower keeps more detail)",
+                          _fraction_open)
+    vae_epochs: int = key(40, "VAE training epochs", _positive)
     dcgan_epochs: int = key(30, "DCGAN training epochs", _positive)
-    radius: str = key("0.5local", "latent sampling radius: global, local, <f>local, <f>global or a number",
-                      lambda v, k: (parse_radius(v), v)[1])
+    radius: str = key("found", "latent sampling radius: found (searched per anchor up to its margin r_i), <f>found, "
+                               "local, <f>local, global, <f>global or a number", lambda v, k: (parse_radius(v), v)[1])
+    target_share: float = key(0.9, "found radius: the share of samples that must pass the checker", _fraction_open)
     anchors: int = key(100, "test images sampled around", _positive)
     per_anchor: int = key(10, "generated cases per anchor", _positive)
     gen_samples: int = key(500, "DCGAN test cases (and images for FID/KID/IS)", _positive)
+    committee: tuple[str, ...] = key(("cnn", "wide_cnn", "knn"), "label committee: two or more of cnn, wide_cnn, mlp, "
+                                                                  "knn", check_members)
+    committee_epochs: int = key(15, "training epochs of each committee network", _positive)
+    in_distribution_percentile: float = key(99.5, "held-out percentile of the density thresholds", check_percentile)
+    search_budget: int = key(40, "model calls per anchor of each failure search and the random baseline", _positive)
+    searches: tuple[str, ...] = key(("gradient", "evolution"), "directed failure searches: gradient, evolution",
+                                    check_methods)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,4 @@
-"""Latent-space and DCGAN test cases: sampling radius, validity checks, results, plots."""
-import json
-import os
+"""The pure-TensorFlow latent sampler (export, callback), radius parsing, and latent cases judged by the checker."""
 
 import numpy as np
 import pytest
@@ -87,7 +85,8 @@ def test_sample_latent_tests_in_tf_function_matches_eager(small_vae, reference, 
     np.testing.assert_array_equal(graph["valid"].numpy(), eager["valid"].numpy())
 
 
-@pytest.mark.parametrize("text,want", [("global", ("global", 1.0)), ("local", ("local", 1.0)),
+@pytest.mark.parametrize("text,want", [("global", ("global", 1.0)), ("local", ("local", 1.0)), ("found", ("found", 1.0)),
+                                       ("0.8found", ("found", 0.8)),
                                        ("0.5local", ("local", 0.5)), (".25global", ("global", 0.25)),
                                        (0.3, ("fixed", 0.3)), ("2", ("fixed", 2.0))])
 def test_parse_radius(text, want):
@@ -100,120 +99,73 @@ def test_parse_radius_rejects(bad):
         parse_radius(bad)
 
 
-def test_latent_tests_end_to_end(digits_cnn, small_vae, digits, tmp_path):
-    from tf_featuretest.report import feature_plots as fp
+def _lt(model, vae, checker, digits, **kw):
+    from tf_featuretest.data.subset import stratified_indices
 
-    train, test = digits["train"], digits["test"]
-    res = latent_tests(digits_cnn, small_vae, train, test, n=60, count=6, radius="0.5local", seed=3)
-    again = latent_tests(digits_cnn, small_vae, train, test, n=60, count=6, radius="0.5local", seed=3)
-    assert res.num_cases == 60 and len(res.images) == 60 and res.anchors.shape == (10, 32, 32, 1)
-    np.testing.assert_array_equal(res.images, again.images)
-    np.testing.assert_array_equal(res.valid, again.valid)
-    assert res.num_valid == int(res.valid.sum()) and sum(res.per_class_valid) == res.num_valid
-    assert res.validity_rate == pytest.approx(res.valid.mean())
-    if res.num_valid:
-        assert res.accuracy == pytest.approx(np.mean(res.predictions[res.valid] == res.labels[res.valid]))
-    # labels come from the anchors
-    anchor_labels = np.array([test[1][np.flatnonzero((test[0] == a).all(axis=(1, 2, 3)))[0]] for a in res.anchors])
-    np.testing.assert_array_equal(res.labels, anchor_labels[res.anchor_index])
-    assert all(np.all(res.failing() != i) for i in np.flatnonzero(~res.valid))
-    d = json.loads(json.dumps(res.to_dict()))
-    assert d["num_cases"] == 60 and d["radius"]["kind"] == "local" and d["radius"]["factor"] == 0.5
-    paths = [fp.plot_generated_gallery(res, str(tmp_path / "gallery.png")),
-             fp.plot_failing_cases(res, str(tmp_path / "failing.png")),
-             fp.plot_latent_map(*reference_latents(small_vae, *train)[:2], str(tmp_path / "map.png"),
-                                generated=(res.latents, res.valid))]
-    assert all(os.path.getsize(p) > 1000 for p in paths)
-
-
-def test_global_radius_is_latent_r(digits_cnn, small_vae, digits):
-    from tf_featuretest.testgen.separation import r_separation
-
-    z_train, y_train, _ = reference_latents(small_vae, *digits["train"])
-    sep = r_separation(z_train, y_train, norm=2)
-    res = latent_tests(digits_cnn, small_vae, digits["train"], digits["test"], n=20, count=5, radius="global",
-                       separation=sep)
-    np.testing.assert_allclose(res.radius, sep.r, rtol=1e-6)
-
-
-def test_gan_tests(digits_cnn, small_vae, digits, tmp_path):
-    import keras
-
-    from tf_featuretest.models.dcgan import ConditionalDCGAN
-    from tf_featuretest.report import feature_plots as fp
-    from tf_featuretest.testgen.gan import gan_tests
-
-    keras.utils.set_random_seed(0)
-    gan = ConditionalDCGAN((32, 32, 1), num_classes=10, latent_dim=16, seed=0)
-    gan.compile()
-    x, y = digits["train"]
-    gan.fit(tf.data.Dataset.from_tensor_slices((x[:128], y[:128])).batch(64), epochs=1, verbose=0)
-    res = gan_tests(digits_cnn, gan, small_vae, digits["train"], n=30, radius="local", seed=1)
-    np.testing.assert_array_equal(res.labels, np.arange(30) % 10)
-    assert res.source == "dcgan" and res.anchors is None and 0.0 <= res.validity_rate <= 1.0
-    # local radius: the latent margin r_i of each case's nearest training point
-    z_train, y_train, _ = reference_latents(small_vae, *digits["train"])
-    from tf_featuretest.testgen.separation import r_separation
-    margins = r_separation(z_train, y_train, norm=2).train_margins
-    np.testing.assert_allclose(res.radius, margins[res.anchor_index], rtol=1e-6)
-    again = gan_tests(digits_cnn, gan, small_vae, digits["train"], n=30, radius="local", seed=1)
-    np.testing.assert_array_equal(res.images, again.images)
-    assert os.path.getsize(fp.plot_generated_gallery(res, str(tmp_path / "g.png"))) > 1000
-    assert os.path.getsize(fp.plot_failing_cases(res, str(tmp_path / "f.png"))) > 1000
-    with pytest.raises(ConfigError, match="n must"):
-        gan_tests(digits_cnn, gan, small_vae, digits["train"], n=0)
-
-
-def test_separation_plots(digits, tmp_path):
-    from tf_featuretest.report import feature_plots as fp
-    from tf_featuretest.testgen.separation import r_separation
-
-    x, y = digits["train"]
-    xt, yt = digits["test"]
-    res = r_separation(x[:300], y[:300], x_test=xt[:50], y_test=yt[:50])
-    paths = [fp.plot_separation_histograms([res, res], str(tmp_path / "hist.png")),
-             fp.plot_closest_pairs(res, x[:300], y[:300], str(tmp_path / "pairs.png"), x_test=xt[:50])]
-    assert all(os.path.getsize(p) > 1000 for p in paths)
-
-
-def test_cli_testgen(digits_cnn, small_vae, tmp_path):
-    from click.testing import CliRunner
-
-    from tf_featuretest.cli import cli
-    from tf_featuretest.models import save_model_atomic
-
-    model_path = save_model_atomic(digits_cnn, str(tmp_path / "cnn.keras"))
-    vae_path = save_model_atomic(small_vae, str(tmp_path / "vae.keras"))
-    out = tmp_path / "tg"
-    result = CliRunner().invoke(cli, ["testgen", "--model", model_path, "--data", "digits", "--vae", vae_path,
-                                      "--radius", "0.5local", "--n", "20", "--count", "5", "--out", str(out), "-q"])
-    assert result.exit_code == 0, result.output
-    assert "pixel (L-inf)" in result.output and "latent local" in result.output
-    payload = json.loads((out / "results.json").read_text())
-    assert payload["latent_cases"]["num_cases"] == 20
-    pix = payload["separation"]["pixel"]
-    assert pix["r"] == pytest.approx(min(pix["train_train_min"], pix["test_train_min"]) / 2)
-    assert all(os.path.getsize(p) > 1000 for p in payload["plots"])
-    bad = CliRunner().invoke(cli, ["testgen", "--model", model_path, "--vae", vae_path, "--radius", "wide", "-q"])
-    assert bad.exit_code == 2 and "radius" in bad.output
-
-
-def test_requery_equals_generating_again(digits_cnn, digits):
-    import keras
-
-    from tf_featuretest.models import build_classifier, train_vae
-    from tf_featuretest.testgen.latent import latent_tests, requery
-
-    x, y = digits["train"]
     xs, ys = digits["test"]
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(128)
-    vae = train_vae(ds, x.shape[1:], latent_dim=4, epochs=1, seed=0)
-    keras.utils.set_random_seed(1)
-    other = build_classifier("small_cnn", 10, x.shape[1:])  # untrained: answers differ
-    kw = dict(n=40, count=4, radius="0.5local", seed=3)
-    first = latent_tests(digits_cnn, vae, (x, y), (xs, ys), **kw)
-    again = latent_tests(other, vae, (x, y), (xs, ys), **kw)
-    reused = requery(first, other)
-    np.testing.assert_array_equal(reused.predictions, again.predictions)
-    np.testing.assert_array_equal(reused.valid, again.valid)
-    assert reused.to_dict() == again.to_dict()
+    order = stratified_indices(ys, None, seed=0)
+    args = dict(num_anchors=20, per_anchor=5, seed=1, pool_index=order)
+    args.update(kw)
+    return latent_tests(model, vae, checker, digits["train"], (xs[order], ys[order]), **args)
+
+
+def test_latent_tests_found_radii(digits_cnn, checker_vae, checker, digits):
+    lt = _lt(digits_cnn, checker_vae, checker, digits)
+    c, s = lt.cases, lt.cases.summary()
+    xs, ys = digits["test"]
+    assert len(c) == 5 * len(lt.anchor_index) and len(lt.anchor_index) == 20
+    assert np.bincount(lt.anchor_labels, minlength=10).tolist() == [2] * 10  # skipped anchors were replaced
+    # labels come from the anchors; anchors are real test images at the recorded indices
+    np.testing.assert_array_equal(c.labels, ys[c.anchor])
+    np.testing.assert_array_equal(lt.anchor_images, xs[lt.anchor_index])
+    # every case lies in its anchor's ball of the found radius, and the radius is at most the margin
+    z_of = dict(zip(lt.anchor_index.tolist(), lt.anchor_latents))
+    dist = np.linalg.norm(c.latent - np.stack([z_of[a] for a in c.anchor]), axis=1)
+    assert np.all(dist <= c.radius * (1 + 1e-5))
+    assert np.all(lt.anchor_radius <= lt.margins * (1 + 1e-6)) and np.all(lt.anchor_radius > 0)
+    # the margin r_i is half the latent distance to the nearest training point of another class (brute force)
+    z_train = np.asarray(checker_vae.encode(digits["train"][0])[0])
+    za = np.asarray(checker_vae.encode(lt.anchor_images)[0])
+    d = np.linalg.norm(za[:, None] - z_train[None], axis=2)
+    d[lt.anchor_labels[:, None] == digits["train"][1][None]] = np.inf
+    np.testing.assert_allclose(lt.margins, d.min(axis=1) / 2, rtol=1e-4)
+    # valid = in distribution and kept, recomputed from the checker
+    again = checker.check(c.images, c.labels)
+    np.testing.assert_array_equal(c.valid, again.in_distribution & again.kept)
+    assert s["num_valid"] == int(c.valid.sum()) and sum(s["per_class_valid"]) == s["num_valid"]
+    assert s["yield"] >= 0.6  # found radii keep at least the target share valid, in expectation
+    assert min(s["per_class_valid"]) >= 0.5 * s["num_valid"] / 10  # no class starved
+    np.testing.assert_array_equal(c.predictions, np.argmax(digits_cnn.predict(c.images, verbose=0), axis=1))
+    same = _lt(digits_cnn, checker_vae, checker, digits)
+    np.testing.assert_array_equal(same.cases.images, c.images)
+    np.testing.assert_array_equal(same.cases.case_ids, c.case_ids)
+    assert len(set(c.case_ids.tolist())) == len(c)
+    d = lt.to_dict()
+    assert d["radius"]["kind"] == "found" and d["anchors"]["per_class"] == [2] * 10
+
+
+def test_a_mislabelled_anchor_gives_no_valid_case(digits_cnn, checker_vae, checker, digits):
+    """Anchors given a wrong label: their reconstructions are not valid, so no radius and no cases."""
+    xs, ys = digits["test"]
+    pick = np.concatenate([np.flatnonzero(ys == k)[:2] for k in range(10)])
+    wrong = (ys[pick] + 3) % 10
+    lt = latent_tests(digits_cnn, checker_vae, checker, digits["train"], (xs[pick], wrong), num_anchors=20,
+                      per_anchor=5, seed=0)
+    assert len(lt.cases) == 0 and lt.cases.summary()["num_valid"] == 0
+    assert not lt.radii.reconstruction_valid.any()
+    # the same anchors with their true labels do give valid cases
+    right = latent_tests(digits_cnn, checker_vae, checker, digits["train"], (xs[pick], ys[pick]), num_anchors=20,
+                         per_anchor=5, seed=0)
+    assert right.cases.valid.sum() > 50
+    # and sampling around them with the wrong label at a fixed radius gives no valid case either
+    fixed = latent_tests(digits_cnn, checker_vae, checker, digits["train"], (xs[pick], ys[pick]), num_anchors=20,
+                         per_anchor=5, radius="0.5local", seed=0)
+    relabelled = checker.check(fixed.cases.images, (fixed.cases.labels + 3) % 10)
+    assert relabelled.valid.sum() == 0
+
+
+def test_given_radius_is_the_margin_fraction(digits_cnn, checker_vae, checker, digits):
+    lt = _lt(digits_cnn, checker_vae, checker, digits, radius="0.5local", num_anchors=10)
+    np.testing.assert_allclose(lt.anchor_radius, 0.5 * lt.margins, rtol=1e-6)
+    fixed = _lt(digits_cnn, checker_vae, checker, digits, radius=0.3, num_anchors=10)
+    np.testing.assert_allclose(fixed.cases.radius, 0.3, rtol=1e-6)

@@ -151,27 +151,44 @@ def noise(model_path, data, image_size, batch_size, data_dir, noises, baseline_p
 @data_options
 @click.option("--vae", "vae_path", default=None, help="A trained VAE (.keras); trained on the data when omitted.")
 @click.option("--generator", "gan_path", default=None, help="A trained conditional DCGAN (.keras): test its cases too.")
-@click.option("--radius", default="0.5local", show_default=True,
-              help="Latent sampling radius: global | local | <f>local | <f>global | a number.")
+@click.option("--radius", default="found", show_default=True,
+              help="Latent sampling radius: found | <f>found | local | <f>local | global | <f>global | a number.")
 @click.option("--n", "n", default=1000, show_default=True, type=click.IntRange(min=1), help="Generated cases.")
 @click.option("--count", default=10, show_default=True, type=click.IntRange(min=1), help="Cases per anchor.")
-@click.option("--vae-epochs", default=30, show_default=True, type=click.IntRange(min=1))
+@click.option("--vae-epochs", default=40, show_default=True, type=click.IntRange(min=1))
+@click.option("--search-budget", default=40, show_default=True, type=click.IntRange(min=1),
+              help="Model calls per anchor for each failure search and the random baseline.")
+@click.option("--committee-epochs", default=15, show_default=True, type=click.IntRange(min=1),
+              help="Training epochs of each network of the label committee.")
+@click.option("--replay", "replay_path", default=None,
+              help="A cases.npz from an earlier run: score --model on those cases instead of generating new ones.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
-@click.option("--out", default=None, help="Directory for results.json and the plots.")
+@click.option("--out", default=None, help="Directory for results.json, cases.npz and the plots (replay.json).")
 @quiet_option
 @library_errors
 def testgen(model_path, data, image_size, batch_size, data_dir, vae_path, gan_path, radius, n, count, vae_epochs,
-            seed, out, quiet):
-    """Feature-level tests: r-separation, labelled latent (and DCGAN) cases with measured validity."""
-    from ..pipeline.testgen import generate_tests
+            search_budget, committee_epochs, replay_path, seed, out, quiet):
+    """Feature-level tests: r-separation, latent (and DCGAN) cases judged by a label committee, failure search."""
+    from ..pipeline.testgen import generate_tests, replay_cases
     from ..testgen.latent import parse_radius
 
     parse_radius(radius)  # a bad radius fails before the VAE trains
     check_out_dir(out, what="--out folder")
-    model = open_model(model_path)
+    model = open_model(model_path, data=data, image_size=image_size, data_dir=data_dir, quiet=quiet, convert=False)
+    if replay_path:
+        rep = replay_cases(model, replay_path, out=out)
+        s = rep.summary
+        click.echo(f"{s['num_cases']} cases, {s['num_valid']} valid: accuracy on valid "
+                   f"{'n/a' if s['accuracy_on_valid'] != s['accuracy_on_valid'] else format(s['accuracy_on_valid'], '.1%')}"
+                   f", {s['num_confirmed_failures']} confirmed failures; "
+                   f"{rep.changed_predictions} predictions differ from the stored ones")
+        if out:
+            say(quiet, f"wrote {out}/replay.json")
+        return
     res = generate_tests(model, data, vae_path=vae_path, gan_path=gan_path, radius=radius, n=n, count=count,
-                      vae_epochs=vae_epochs, seed=seed, out=out, data_dir=data_dir, batch_size=batch_size,
-                      image_size=parse_size(image_size), progress=lambda m: say(quiet, m))
+                         vae_epochs=vae_epochs, search_budget=search_budget, committee_epochs=committee_epochs,
+                         seed=seed, out=out, data_dir=data_dir,
+                         batch_size=batch_size, image_size=parse_size(image_size), progress=lambda m: say(quiet, m))
     click.echo(res.table())
     if out:
-        say(quiet, f"wrote {out}/results.json and plots")
+        say(quiet, f"wrote {out}/results.json, cases.npz and plots")

@@ -95,6 +95,8 @@ class VAE(keras.Model):
         latent_dim: size of the latent space.
         filters: convolution widths of the encoder blocks (the decoder uses them reversed).
         beta: weight of the KL term.
+        hidden: width of the dense layer between the convolutions and the latent heads (default
+            ``max(64, 4 * latent_dim)``).
         seed: seed of the :class:`Sampling` layer used in training and of :meth:`sample` without a seed.
 
     Example:
@@ -105,7 +107,8 @@ class VAE(keras.Model):
         TensorShape([16, 32, 32, 1])
     """
 
-    def __init__(self, input_shape=(32, 32, 1), latent_dim=16, *, filters=(32, 64), beta=1.0, seed=None, **kwargs):
+    def __init__(self, input_shape=(32, 32, 1), latent_dim=16, *, filters=(32, 64), beta=1.0, hidden=None, seed=None,
+                 **kwargs):
         super().__init__(**kwargs)
         self.filters = _check_filters(filters)
         self.image_shape = _check_shape(input_shape, len(self.filters))
@@ -115,6 +118,7 @@ class VAE(keras.Model):
         if seed is not None and not isinstance(seed, (int, np.integer)):
             raise ConfigError(f"seed must be an integer or None, got {seed!r}")
         self.latent_dim = int(latent_dim)
+        self.hidden = max(64, 4 * self.latent_dim) if hidden is None else checks.positive_int(hidden, "hidden")
         self.beta = float(beta)
         self.seed = None if seed is None else int(seed)
         self.encoder = self._build_encoder()
@@ -132,7 +136,7 @@ class VAE(keras.Model):
         for i, f in enumerate(self.filters):
             x = keras.layers.Conv2D(f, 3, strides=2, padding="same", activation="relu", name=f"conv{i + 1}")(x)
         x = keras.layers.Flatten(name="flatten")(x)
-        x = keras.layers.Dense(max(64, 4 * self.latent_dim), activation="relu", name="hidden")(x)
+        x = keras.layers.Dense(self.hidden, activation="relu", name="hidden")(x)
         z_mean = keras.layers.Dense(self.latent_dim, name="z_mean")(x)
         z_log_var = keras.layers.Dense(self.latent_dim, name="z_log_var")(x)
         return keras.Model(inputs, [z_mean, z_log_var], name="encoder")
@@ -220,7 +224,7 @@ class VAE(keras.Model):
 
     def get_config(self):
         return {**super().get_config(), "input_shape": list(self.image_shape), "latent_dim": self.latent_dim,
-                "filters": list(self.filters), "beta": self.beta, "seed": self.seed}
+                "filters": list(self.filters), "beta": self.beta, "hidden": self.hidden, "seed": self.seed}
 
     @classmethod
     def from_config(cls, config):
@@ -231,7 +235,7 @@ class VAE(keras.Model):
 
 
 def train_vae(train_ds, input_shape, *, latent_dim=16, epochs=30, val_ds=None, seed=0, callbacks=(), verbose=0,
-              beta=1.0, filters=(32, 64), learning_rate=1e-3) -> VAE:
+              beta=1.0, filters=(32, 64), hidden=None, learning_rate=1e-3) -> VAE:
     """Build, compile and ``fit`` a :class:`VAE` on a dataset of ``(image, label)`` (or image) batches.
 
     Args:
@@ -243,7 +247,7 @@ def train_vae(train_ds, input_shape, *, latent_dim=16, epochs=30, val_ds=None, s
         seed: seeds Keras's global generators and the model's sampling layer.
         callbacks: Keras callbacks (for example a per-epoch sample grid).
         verbose: ``fit`` verbosity.
-        beta, filters: see :class:`VAE`.
+        beta, filters, hidden: see :class:`VAE`.
         learning_rate: Adam learning rate.
 
     Returns:
@@ -257,7 +261,7 @@ def train_vae(train_ds, input_shape, *, latent_dim=16, epochs=30, val_ds=None, s
     if not isinstance(seed, (int, np.integer)):
         raise ConfigError(f"seed must be an integer, got {seed!r}")
     keras.utils.set_random_seed(int(seed))
-    vae = VAE(input_shape, latent_dim, filters=filters, beta=beta, seed=int(seed))
+    vae = VAE(input_shape, latent_dim, filters=filters, beta=beta, hidden=hidden, seed=int(seed))
     vae.compile(optimizer=keras.optimizers.Adam(learning_rate))
     vae.fit(train_ds, validation_data=val_ds, epochs=int(epochs), callbacks=list(callbacks), verbose=verbose)
     return vae

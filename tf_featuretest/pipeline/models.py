@@ -22,6 +22,7 @@ from ..models.dcgan import train_dcgan
 from ..models.saving import load_classifier, load_generative, save_model_atomic
 from ..models.training import compile_classifier, get_strategy, train_classifier
 from ..models.vae import train_vae
+from ..testgen.judge import member_seed, train_committee, train_member
 
 #: Batch size of the generative models' training pipelines.
 GENERATIVE_BATCH_SIZE = 64
@@ -100,7 +101,7 @@ def generative(ctx, kind: str):
     """Train or reuse the VAE (``kind="vae"``) or the conditional DCGAN (``"gan"``): ``(model, reused)``."""
     f, d, info = ctx.config.feature, ctx.config.data, ctx.data["info"]
     epochs = f.vae_epochs if kind == "vae" else f.dcgan_epochs
-    key = ctx.content_hash(kind, f.latent_dim, epochs, d.__dict__)
+    key = ctx.content_hash(kind, f.latent_dim, epochs, d.__dict__, *((f.vae_beta,) if kind == "vae" else ()))
     path = os.path.join(ctx.work_dir, f"{kind}-{key}.keras")
     if os.path.exists(path) and not ctx.retrain:
         kept = reuse_or_none(path, lambda: load_generative(path, "vae" if kind == "vae" else "generator"))
@@ -110,8 +111,76 @@ def generative(ctx, kind: str):
     keras.utils.set_random_seed(ctx.config.seed)
     ds, _ = load(d.source, "train", batch_size=GENERATIVE_BATCH_SIZE, seed=ctx.config.seed, **data_kwargs(ctx.config))
     if kind == "vae":
-        model = train_vae(ds, info.image_shape, latent_dim=f.latent_dim, epochs=epochs, seed=ctx.config.seed)
+        model = train_vae(ds, info.image_shape, latent_dim=f.latent_dim, epochs=epochs, beta=f.vae_beta,
+                          seed=ctx.config.seed)
     else:
         model = train_dcgan(ds, info.image_shape, info.num_classes, epochs=epochs, seed=ctx.config.seed)
     save_model_atomic(model, path)
     return model, False
+
+
+def committee(ctx):
+    """Train or reuse the label committee of the feature stage: ``(LabelCommittee, reused)``.
+
+    Each network member is kept as ``runs/<pipeline>/committee-<kind>-<hash>.keras`` (the hash
+    covers the data, the seed, the member's position and epochs); the k-NN member is rebuilt from
+    the training split. Member accuracies are measured on the test split.
+    """
+    f, info = ctx.config.feature, ctx.data["info"]
+    x, y = ctx.data["train"]
+    trained, reused = {}, True
+    for i, kind in enumerate(f.committee):
+        if kind == "knn":
+            continue
+        key = ctx.content_hash("committee", kind, i, f.committee_epochs, ctx.config.data.__dict__)
+        path = os.path.join(ctx.work_dir, f"committee-{kind}-{key}.keras")
+        model = None
+        if os.path.exists(path) and not ctx.retrain:
+            model = reuse_or_none(path, lambda p=path: load_classifier(p))
+        if model is None:
+            ctx.say(f"      committee: training {kind} ({f.committee_epochs} epochs)")
+            model = train_member(kind, x, y, info.num_classes, epochs=f.committee_epochs,
+                                 seed=member_seed(ctx.config.seed, i))
+            save_model_atomic(model, path)
+            reused = False
+        else:
+            ctx.say(f"      committee: reusing {path}")
+        trained[kind] = model
+    result = train_committee(x, y, num_classes=info.num_classes, members=f.committee, trained=trained,
+                             seed=ctx.config.seed)
+    xs, ys = ctx.data["test"]
+    result.accuracies.update(result.accuracy(xs, ys))
+    return result, reused
+
+
+def advgan_generator(ctx, family: str = "pixel"):
+    """Train or reuse an AdvGAN generator against the first classifier: ``(generator, training record)``.
+
+    The pixel generator serves ``[advgan] mode``; the structured families' generators are
+    untargeted. The record (``seconds``, ``cpu_seconds``, ``epochs``, ``images``, ``reused``) keeps
+    the cost measured when the generator was trained, so a reused generator still reports it.
+    """
+    a, d = ctx.config.advgan, ctx.config.data
+    name, model = ctx.first_model()
+    pixel = family == "pixel"
+    settings = dict(family=family, eps=a.eps, severity=a.severity, mode=a.mode if pixel else "untargeted")
+    epochs = a.epochs if pixel else a.family_epochs
+    key = ctx.content_hash("advgan", settings, epochs, ctx.model_keys.get(name), d.__dict__)
+    path = os.path.join(ctx.work_dir, f"advgan-{family}-{key}.keras")
+    record_path = path[:-len(".keras")] + ".json"
+    if os.path.exists(path) and os.path.exists(record_path) and not ctx.retrain:
+        kept = reuse_or_none(path, lambda: (load_generative(path, "advgan"),
+                                            read_json(record_path, what="AdvGAN training record")), record_path)
+        if kept is not None:
+            ctx.say(f"      advgan {family}: reusing {path}")
+            return kept[0], {**kept[1], "reused": True}
+    keras.utils.set_random_seed(ctx.config.seed)  # before the data: the shuffle depends on the global seed
+    ds, _ = load(d.source, "train", batch_size=GENERATIVE_BATCH_SIZE, seed=ctx.config.seed, **data_kwargs(ctx.config))
+    ctx.say(f"      advgan {family}: training against {name} ({epochs} epochs)")
+    t0, c0 = time.perf_counter(), time.process_time()
+    gen = train_advgan(model, ds, epochs=epochs, seed=ctx.config.seed, **settings)
+    record = {"seconds": round(time.perf_counter() - t0, 3), "cpu_seconds": round(time.process_time() - c0, 3),
+              "epochs": epochs, "images": int(len(ctx.data["train"][1]))}
+    save_model_atomic(gen, path)
+    write_json(record_path, record)
+    return gen, {**record, "reused": False}

@@ -1,7 +1,8 @@
 """The report page: ``index.html`` with its PNG figures beside it, and ``results.json``.
 
 :func:`write_report` renders a list of :class:`Section` objects into one self-contained page (no
-scripts, no network: inline CSS and images referenced by relative path, so it opens from disk),
+network: inline CSS and images referenced by relative path, so it opens from disk; the only script
+is a section's own ``html`` block, such as the feature section's review buttons),
 and writes the machine-readable results next to it. Both files are written to a temporary file and
 renamed, so a failure never leaves half a report.
 
@@ -72,6 +73,9 @@ class Section:
         figures: ``(png path relative to the report folder, caption)`` pairs.
         tables: :class:`Table` objects.
         error: for a stage that failed, its one-line error; the section is shown as failed.
+        warnings: lines shown in a warning box at the top of the section (e.g. a failed health check).
+        html: a block of trusted HTML (made and escaped by a section writer, e.g. review buttons),
+            shown after the tables.
     """
 
     id: str
@@ -80,6 +84,8 @@ class Section:
     figures: tuple = ()
     tables: tuple = ()
     error: str | None = None
+    warnings: tuple = ()
+    html: str = ""
 
     def __post_init__(self):
         if not isinstance(self.id, str) or not _ID.match(self.id):
@@ -91,17 +97,20 @@ class Section:
             raise ConfigError(f"section {self.id!r}: tables must be Table objects")
         object.__setattr__(self, "figures", figures)
         object.__setattr__(self, "tables", tables)
+        object.__setattr__(self, "warnings", tuple(str(w) for w in self.warnings))
 
     def to_dict(self) -> dict:
         return {"id": self.id, "title": self.title, "reading": self.reading,
                 "figures": [{"path": p, "caption": c} for p, c in self.figures],
-                "tables": [t.to_dict() for t in self.tables], "error": self.error}
+                "tables": [t.to_dict() for t in self.tables], "error": self.error, "warnings": list(self.warnings),
+                "html": self.html}
 
     @classmethod
     def from_dict(cls, d: dict) -> Section:
         return cls(str(d["id"]), str(d["title"]), str(d.get("reading", "")),
                    tuple((f["path"], f["caption"]) for f in d.get("figures", ())),
-                   tuple(Table.from_dict(t) for t in d.get("tables", ())), d.get("error"))
+                   tuple(Table.from_dict(t) for t in d.get("tables", ())), d.get("error"),
+                   tuple(d.get("warnings", ())), str(d.get("html", "")))
 
 
 def _check_figures(out_dir: str, sections) -> dict:
@@ -181,6 +190,8 @@ thead th { background:#eef2f6; font-weight:600; }
 tbody tr:nth-child(even) { background:#fafbfc; }
 dl.summary { display:grid; grid-template-columns:max-content 1fr; gap:4px 16px; margin:0; font-size:14px; }
 dl.summary dt { color:var(--muted); } dl.summary dd { margin:0; }
+.warning { background:#fff4e5; color:#7a4100; border-left:4px solid #e08a00; padding:10px 14px; border-radius:4px;
+           margin:0 0 12px; font-size:15px; }
 footer { color:var(--muted); font-size:13px; text-align:center; padding:0 0 32px; }
 @media (max-width: 900px) { .layout { flex-direction:column; padding:16px; } nav { position:static; width:100%; } }
 """
@@ -210,12 +221,16 @@ def _section_html(sec: Section, sizes=None) -> str:
              f"<h2>{esc(sec.title)}{' (failed)' if sec.error else ''}</h2>"]
     if sec.error:
         parts.append(f'<p class="error" role="alert">This stage failed: {esc(sec.error)}</p>')
+    for w in sec.warnings:
+        parts.append(f'<p class="warning" role="alert">Warning: {esc(w)}</p>')
     if sec.reading:
         parts.append(f'<p class="reading">{esc(sec.reading)}</p>')
     if sec.figures:
         figs = "".join(_figure_html(p, c, (sizes or {}).get(p)) for p, c in sec.figures)
         parts.append(f'<div class="figures">{figs}</div>')
     parts.extend(_table_html(t) for t in sec.tables)
+    if sec.html:
+        parts.append(sec.html)
     parts.append("</section>")
     return "\n".join(parts)
 

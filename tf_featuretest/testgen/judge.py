@@ -40,6 +40,10 @@ DEFAULT_MEMBERS = ("cnn", "wide_cnn", "knn")
 NETWORK_KINDS = ("cnn", "wide_cnn", "mlp")
 #: Verdict codes, in the order of :attr:`Verdicts.code`.
 STATUSES = ("kept", "changed", "ambiguous")
+#: How the reports describe each network kind.
+KIND_TEXT = {"cnn": "CNN, 3x3 convolutions, trained with shifts, rotations and zoom",
+             "wide_cnn": "CNN, 5x5 strided convolutions, trained with shifts and noise",
+             "mlp": "perceptron on 2x2-averaged pixels"}
 #: Networks see images resized to at most this side (keeps the committee cheap on large images).
 MAX_SIDE = 32
 
@@ -155,8 +159,8 @@ class PixelKNN:
     def _features(self, x):
         x = np.asarray(x, np.float32)
         if self.pool > 1:
-            x = np.asarray(tf.nn.avg_pool2d(x, self.pool, self.pool, "VALID"))
-        return x.reshape(len(x), -1)
+            x = np.asarray(tf.nn.avg_pool2d(x, self.pool, self.pool, "VALID")) if len(x) else x[:, ::self.pool, ::self.pool]
+        return x.reshape(len(x), int(np.prod(x.shape[1:])))
 
     def _search(self, q):
         d2 = (tf.reduce_sum(tf.square(q), axis=1, keepdims=True) + self.reference_sq[None, :]
@@ -317,9 +321,25 @@ class LabelCommittee:
         """``[{"name", "kind", "accuracy"}]`` for reports."""
         out = []
         for name, m in self.members.items():
-            kind = f"k-NN in pixel space (k={m.k})" if isinstance(m, PixelKNN) else getattr(m, "name", type(m).__name__)
+            kind = (f"k-NN vote in pixel space (k={m.k})" if isinstance(m, PixelKNN)
+                    else KIND_TEXT.get(name, getattr(m, "name", type(m).__name__)))
             out.append({"name": name, "kind": kind, "accuracy": self.accuracies.get(name)})
         return out
+
+
+def check_members(members, name="committee"):
+    """``members`` if they are at least two different member kinds."""
+    members = tuple(members)
+    if len(members) < 2 or len(set(members)) != len(members):
+        raise ConfigError(f"{name} needs at least two different members, got {list(members)}")
+    for i, kind in enumerate(members):
+        checks.choice(kind, f"{name}[{i}]", NETWORK_KINDS + ("knn",))
+    return members
+
+
+def member_seed(seed: int, position: int) -> int:
+    """The seed of the committee member at ``position`` (each member gets a different one)."""
+    return int(seed) + 101 * (int(position) + 1)
 
 
 def train_committee(x, y, *, num_classes, members=DEFAULT_MEMBERS, epochs=15, seed=0, k=5, agree=0.5,
@@ -340,11 +360,7 @@ def train_committee(x, y, *, num_classes, members=DEFAULT_MEMBERS, epochs=15, se
     Example:
         >>> committee = train_committee(x_train, y_train, num_classes=10)  # doctest: +SKIP
     """
-    members = tuple(members)
-    if len(members) < 2 or len(set(members)) != len(members):
-        raise ConfigError(f"committee members must be at least two different kinds, got {list(members)}")
-    for kind in members:
-        checks.choice(kind, "committee member", NETWORK_KINDS + ("knn",))
+    members = check_members(members, "committee members")
     x = np.asarray(x, np.float32)
     y = np.asarray(y, np.int64)
     trained = dict(trained or {})
@@ -354,5 +370,5 @@ def train_committee(x, y, *, num_classes, members=DEFAULT_MEMBERS, epochs=15, se
             out[kind] = PixelKNN(x, y, num_classes=num_classes, k=k, seed=seed)
         else:
             out[kind] = trained.get(kind) or train_member(kind, x, y, num_classes, epochs=epochs,
-                                                          seed=seed + 101 * (i + 1))
+                                                          seed=member_seed(seed, i))
     return LabelCommittee(out, num_classes=num_classes, agree=agree)

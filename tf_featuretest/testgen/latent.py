@@ -1,32 +1,39 @@
-"""Labelled test cases sampled from a VAE's latent space, with measured validity.
+"""Labelled test cases sampled from a VAE's latent space, checked by an independent checker.
 
 For each anchor (a real test image with a known label) we take its latent mean ``z_a``, draw points
-uniformly from the Euclidean ball of radius ``rho`` around ``z_a``, decode them, and label each
-with the anchor's label. The label is justified only if the decoded image still belongs to the
-anchor's class, which generators often break (Riccio & Tonella, ICSE 2023, found that only 9-58%
-of latent-space "failures" were real misclassifications), so every case is checked (see
-:mod:`tf_featuretest.testgen.validity`): nearest training latent has the label, the image
-re-encodes within ``rho`` of ``z_a``, and its ELBO is above a low percentile of the training
-ELBOs (distribution-aware testing, Dola et al., ICSE 2021). Only cases passing all three count.
+uniformly from the Euclidean ball of radius ``rho_a`` around it, decode them and give each the
+anchor's label. Generators break labels often (Riccio & Tonella, ICSE 2023, found that only 9-58%
+of latent-space "failures" were real misclassifications), so every case is checked by
+:class:`~tf_featuretest.testgen.checker.CaseChecker`: in distribution (density scores calibrated
+on held-out real images) and label kept (a committee of classifiers trained by the tool, never
+the model under test). Only cases passing both are valid tests; ambiguous ones never count as
+failures.
 
-The radius comes from r-separation in latent space (:func:`~tf_featuretest.testgen.separation.r_separation`):
-``"global"`` = the data set's r, ``"local"`` = the anchor's own margin r_i (half its latent
-distance to the nearest training point of another class), ``"0.5local"`` = a fraction of it, or a
-number.
+The radius: ``"found"`` (default) searches, per anchor, the largest radius up to the anchor's
+latent margin r_i at which a target share of samples pass the checker (:mod:`.radius`);
+``"<f>found"`` bounds the search by ``f * r_i``. ``"local"`` / ``"<f>local"`` take ``f * r_i``
+itself, ``"global"`` / ``"<f>global"`` the data set's latent r, a number a fixed radius. Anchors
+whose own reconstruction is not a valid case are skipped (and replaced by further images of the
+same class from the pool, while there are any), so no class is starved by a poor reconstruction.
+
+``sample_ball_tf`` and ``sample_latent_tests_tf`` are the pure-TensorFlow sampler used by the
+exported ``sample_tests`` signature and the Keras callback (checks through the VAE only, see
+:mod:`.validity`).
 """
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
 
-from .._util import seeds
-from .._util.io import nan_to_none
-from ..errors import ConfigError
+from .._util import checks, seeds
+from ..data.subset import stratified_indices
+from ..errors import ConfigError, DataError
 from ..models.introspection import compiled_predict
+from .cases import TestCases, case_id
+from .radius import FoundRadii, decode, find_radii, sample_ball
 from .separation import encode_features, nearest_other_class, r_separation
 from .validity import check_cases, elbo_threshold
 
@@ -94,11 +101,12 @@ def sample_latent_tests_tf(vae, anchors, anchor_labels, count, radius, seed, tra
     return out
 
 
-_RADIUS = re.compile(r"^\s*(\d*\.?\d+)?\s*(global|local)\s*$")
+_RADIUS = re.compile(r"^\s*(\d*\.?\d+)?\s*(global|local|found)\s*$")
 
 
 def parse_radius(radius):
-    """``"global"``, ``"local"``, ``"<f>global"``/``"<f>local"`` or a positive number -> ``(kind, factor)``."""
+    """``"found"``, ``"local"``, ``"global"`` (each optionally prefixed by a factor, e.g. ``"0.5local"``) or a
+    positive number -> ``(kind, factor)``."""
     if isinstance(radius, (int, float, np.floating, np.integer)) and not isinstance(radius, bool):
         if not np.isfinite(radius) or radius <= 0:
             raise ConfigError(f"radius must be positive, got {radius!r}")
@@ -108,118 +116,12 @@ def parse_radius(radius):
         try:
             return parse_radius(float(radius))
         except (TypeError, ValueError):
-            raise ConfigError(f"radius must be 'global', 'local', e.g. '0.5local', or a positive number, "
+            raise ConfigError(f"radius must be 'found', 'local', 'global', e.g. '0.5local', or a positive number, "
                               f"got {radius!r}") from None
     factor = float(m.group(1)) if m.group(1) else 1.0
     if factor <= 0:
         raise ConfigError(f"radius factor must be positive, got {radius!r}")
     return m.group(2), factor
-
-
-@dataclass(frozen=True)
-class LatentTestResult:
-    """Generated test cases, their validity and the classifier's answers.
-
-    Attributes:
-        source: ``"latent"`` or ``"dcgan"``.
-        radius_kind, radius_factor: how the radius was chosen (``parse_radius``).
-        num_cases: cases generated; num_valid: cases passing all checks.
-        validity_rate: ``num_valid / num_cases``.
-        check_rates: pass rate of each check (``nearest``, ``reencode``, ``elbo``).
-        elbo_threshold: the ELBO threshold used.
-        accuracy: classifier accuracy on valid cases (NaN when none are valid);
-        accuracy_all: on all cases, valid or not.
-        per_class_accuracy: accuracy on valid cases per label (NaN where a class has none).
-        per_class_valid: valid cases per label.
-        images, labels, predictions, valid, anchor_index, radius: per-case arrays; ``anchor_index``
-            indexes ``anchors`` (latent cases) or the nearest training point (DCGAN cases).
-        latents: each case's latent mean (re-encoded through the VAE).
-        anchors: the anchor images (latent cases) or None.
-        seed: the seed used.
-    """
-
-    source: str
-    radius_kind: str
-    radius_factor: float
-    num_cases: int
-    num_valid: int
-    validity_rate: float
-    check_rates: dict
-    elbo_threshold: float
-    accuracy: float
-    accuracy_all: float
-    per_class_accuracy: tuple
-    per_class_valid: tuple
-    images: np.ndarray
-    labels: np.ndarray
-    predictions: np.ndarray
-    valid: np.ndarray
-    anchor_index: np.ndarray
-    radius: np.ndarray
-    latents: np.ndarray
-    anchors: np.ndarray | None
-    seed: int
-
-    def failing(self) -> np.ndarray:
-        """Indices of valid cases the classifier gets wrong."""
-        return np.flatnonzero(self.valid & (self.predictions != self.labels))
-
-    def to_dict(self) -> dict:
-        num = nan_to_none
-        fail = self.failing()
-        return {"source": self.source, "radius": {"kind": self.radius_kind, "factor": self.radius_factor,
-                                                  "mean": num(float(np.mean(self.radius)))},
-                "num_cases": self.num_cases, "num_valid": self.num_valid, "validity_rate": self.validity_rate,
-                "check_rates": dict(self.check_rates), "elbo_threshold": self.elbo_threshold,
-                "accuracy_on_valid": num(self.accuracy), "accuracy_on_all": num(self.accuracy_all),
-                "per_class_accuracy": [num(v) for v in self.per_class_accuracy],
-                "per_class_valid": list(self.per_class_valid), "num_failing": int(len(fail)),
-                "failing": [{"case": int(i), "anchor": int(self.anchor_index[i]), "label": int(self.labels[i]),
-                             "predicted": int(self.predictions[i])} for i in fail[:100]],
-                "seed": self.seed}
-
-
-def summarize(source, kind, factor, out, predictions, num_classes, threshold, seed, anchors=None) -> LatentTestResult:
-    """Build a :class:`LatentTestResult` from the numpy form of a check dict and predictions."""
-    labels = np.asarray(out["labels"], np.int64)
-    valid = np.asarray(out["valid"], bool)
-    n = len(labels)
-    rates = {k: float(np.mean(np.asarray(out[f"{k}_ok"], bool))) if n else 0.0 for k in ("nearest", "reencode", "elbo")}
-    return LatentTestResult(
-        source=source, radius_kind=kind, radius_factor=float(factor), num_cases=n, num_valid=int(valid.sum()),
-        validity_rate=float(valid.mean()) if n else 0.0, check_rates=rates, elbo_threshold=float(threshold),
-        images=np.asarray(out["images"], np.float32), labels=labels, valid=valid,
-        anchor_index=np.asarray(out["anchor_index"], np.int64), radius=np.asarray(out["radius"], np.float32),
-        latents=np.asarray(out["z"], np.float32), anchors=anchors, seed=int(seed),
-        **_answers(labels, valid, predictions, num_classes))
-
-
-def _answers(labels, valid, predictions, num_classes) -> dict:
-    """The classifier-dependent fields of a :class:`LatentTestResult`."""
-    predictions = np.asarray(predictions, np.int64)
-    correct = predictions == labels
-    per_acc, per_n = [], []
-    for c in range(num_classes):
-        m = valid & (labels == c)
-        per_n.append(int(m.sum()))
-        per_acc.append(float(correct[m].mean()) if m.any() else float("nan"))
-    return {"predictions": predictions, "per_class_accuracy": tuple(per_acc), "per_class_valid": tuple(per_n),
-            "accuracy": float(correct[valid].mean()) if valid.any() else float("nan"),
-            "accuracy_all": float(correct.mean()) if len(labels) else float("nan")}
-
-
-def requery(result: LatentTestResult, model, batch_size=256) -> LatentTestResult:
-    """The same generated cases and validity flags, answered by another classifier.
-
-    Generation and the validity checks depend only on the generative models, so comparing several
-    classifiers needs them once.
-
-    Example:
-        >>> other = requery(latent_tests(cnn, vae, train, anchors), robust_cnn)  # doctest: +SKIP
-    """
-    predictions = predict_labels(model, result.images, batch_size)
-    return dataclasses.replace(result, **_answers(result.labels, result.valid, predictions,
-                                                  len(result.per_class_valid)))
 
 
 def reference_latents(vae, x_train, y_train, *, elbo_percentile=1.0, batch_size=256):
@@ -240,65 +142,162 @@ def predict_labels(model, images, batch_size=256) -> np.ndarray:
     return np.concatenate(out).astype(np.int64) if out else np.zeros(0, np.int64)
 
 
-def latent_tests(model, vae, train, anchors, *, n=1000, count=10, radius="0.5local", elbo_percentile=1.0,
-                 separation=None, seed=0, batch_size=256) -> LatentTestResult:
-    """Generate ``n`` labelled latent test cases around anchors, check them, and query ``model``.
+@dataclass(frozen=True)
+class LatentTests:
+    """Latent test cases around the chosen anchors, and how the anchors and radii were found.
+
+    Attributes:
+        cases: the random test cases (:class:`~tf_featuretest.testgen.cases.TestCases`, ``origin="random"``).
+        radius_kind, radius_factor: how the radius was chosen (:func:`parse_radius`).
+        anchor_index: ``[A]`` indices (into the split) of the anchors sampled around.
+        anchor_images, anchor_labels, anchor_latents, margins: the anchors, their latent means and margins r_i.
+        radii: the radius search over every examined pool image (:class:`~tf_featuretest.testgen.radius.FoundRadii`).
+        examined_index: ``[E]`` split indices of the examined pool images (``radii`` rows).
+        quota: ``[C]`` anchors wanted per class.
+        seed: the seed used.
+    """
+
+    cases: TestCases
+    radius_kind: str
+    radius_factor: float
+    anchor_index: np.ndarray
+    anchor_images: np.ndarray
+    anchor_labels: np.ndarray
+    anchor_latents: np.ndarray
+    anchor_radius: np.ndarray
+    margins: np.ndarray
+    radii: FoundRadii
+    examined_index: np.ndarray
+    examined_labels: np.ndarray
+    quota: np.ndarray
+    seed: int
+
+    def to_dict(self) -> dict:
+        num_classes = len(self.quota)
+        ex = self.examined_labels
+        rec = self.radii.reconstruction_valid
+        per_class = lambda m: [int(np.sum(m & (ex == c))) for c in range(num_classes)]  # noqa: E731
+        return {"radius": {"kind": self.radius_kind, "factor": self.radius_factor, "search": self.radii.to_dict()},
+                "anchors": {"index": self.anchor_index.tolist(), "labels": self.anchor_labels.tolist(),
+                            "radius": self.anchor_radius.tolist(), "margin": self.margins.tolist(),
+                            "quota_per_class": self.quota.tolist(),
+                            "per_class": [int(np.sum(self.anchor_labels == c)) for c in range(num_classes)],
+                            "examined": int(len(ex)), "examined_per_class": per_class(np.ones(len(ex), bool)),
+                            "reconstruction_kept": float(np.mean(rec)) if len(rec) else 0.0,
+                            "skipped_reconstruction_per_class": per_class(~rec),
+                            "skipped_no_radius_per_class": per_class(rec & ~self.radii.usable)},
+                "seed": self.seed}
+
+
+def _margins(vae, x, y, z_train, y_train, batch_size):
+    z = encode_features(vae, x, batch_size)
+    dist, _ = nearest_other_class(z, y, z_train, y_train, norm=2)
+    return z, (dist / 2.0).astype(np.float32)
+
+
+def _concat_radii(parts) -> FoundRadii:
+    cat = lambda k: np.concatenate([getattr(p, k) for p in parts])  # noqa: E731
+    p0 = parts[0]
+    return FoundRadii(radius=cat("radius"), upper=cat("upper"), share=cat("share"),
+                      reconstruction_valid=cat("reconstruction_valid"), reconstruction_status=cat("reconstruction_status"),
+                      usable=cat("usable"), target=p0.target, probes=p0.probes, steps=p0.steps,
+                      checks=int(sum(p.checks for p in parts)))
+
+
+def latent_tests(model, vae, checker, train, pool, *, num_anchors=100, per_anchor=10, radius="found", target=0.9,
+                 probes=16, steps=5, pool_index=None, separation=None, seed=0, batch_size=256) -> LatentTests:
+    """Choose anchors from ``pool``, find their radii, sample ``per_anchor`` cases each, check them, ask ``model``.
 
     Args:
-        model: a classifier taking [0, 1] images (logits or probabilities).
+        model: the classifier under test ([0, 1] images; logits or probabilities).
         vae: a trained VAE.
-        train: ``(x_train, y_train)``, the reference for the validity checks and the radius.
-        anchors: ``(x, y)`` real labelled images to sample around (usually the test split).
-        n: total cases; ``count`` per anchor, anchors drawn (seeded) from ``anchors``.
-        radius: ``"global"`` (latent r), ``"local"`` (each anchor's r_i), ``"<f>local"`` /
-            ``"<f>global"`` (a fraction of either) or a positive number.
-        elbo_percentile: percentile of the training ELBOs used as the ELBO threshold.
-        separation: a latent-space (L2) :class:`SeparationResult` to reuse for ``"global"``.
-        seed: seed of the anchor choice and the sampling.
+        checker: the :class:`~tf_featuretest.testgen.checker.CaseChecker`.
+        train: ``(x_train, y_train)``: the latent margins are measured against it.
+        pool: ``(x, y)`` real labelled images to take anchors from, in preference order (e.g. a
+            stratified, prefix-balanced ordering of the test split).
+        num_anchors: anchors wanted, split over the classes in proportion to the pool.
+        per_anchor: cases sampled around each anchor.
+        radius: see the module docstring.
+        target, probes, steps: the radius search (:func:`~tf_featuretest.testgen.radius.find_radii`).
+        pool_index: ``[P]`` the pool images' indices in their split (default ``0..P-1``).
+        separation: a latent (L2) :class:`SeparationResult` of the training set, for ``"global"``.
+        seed: seed of the radius search and the sampling.
 
     Returns:
-        :class:`LatentTestResult`.
+        :class:`LatentTests`.
 
     Example:
-        >>> res = latent_tests(cnn, vae, (x_train, y_train), (x_test, y_test), n=200)  # doctest: +SKIP
-        >>> res.validity_rate, res.accuracy  # doctest: +SKIP
+        >>> lt = latent_tests(cnn, vae, checker, (x_train, y_train), (x_test, y_test), num_anchors=50)  # doctest: +SKIP
+        >>> lt.cases.summary()["yield"]  # doctest: +SKIP
     """
     kind, factor = parse_radius(radius)
-    for name, v in (("n", n), ("count", count), ("seed", seed)):
-        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < (0 if name == "seed" else 1):
-            raise ConfigError(f"{name} must be a {'non-negative' if name == 'seed' else 'positive'} integer, got {v!r}")
-    xa, ya = np.asarray(anchors[0], np.float32), np.asarray(anchors[1], np.int64)
-    if len(xa) == 0 or len(xa) != len(ya):
-        raise ConfigError(f"anchors need equal, non-zero numbers of images and labels, got {len(xa)} and {len(ya)}")
-    z_train, y_train, threshold = reference_latents(vae, train[0], train[1], elbo_percentile=elbo_percentile,
-                                                    batch_size=batch_size)
-    rng = np.random.default_rng(seed)
-    num_anchors = min(len(xa), -(-n // count))
-    pick = np.sort(rng.choice(len(xa), num_anchors, replace=False))
-    per = -(-n // num_anchors)
-    xa, ya = xa[pick], ya[pick]
-    if kind == "fixed":
-        radii = np.full(num_anchors, factor, np.float32)
-    elif kind == "global":
-        sep = separation if separation is not None else r_separation(z_train, y_train, norm=2)
-        radii = np.full(num_anchors, factor * sep.r, np.float32)
+    num_anchors = checks.positive_int(num_anchors, "num_anchors")
+    per_anchor = checks.positive_int(per_anchor, "per_anchor")
+    seed = checks.seed(seed)
+    xp, yp = np.asarray(pool[0], np.float32), np.asarray(pool[1], np.int64)
+    if len(xp) == 0 or len(xp) != len(yp):
+        raise DataError(f"the anchor pool needs equal, non-zero numbers of images and labels, got {len(xp)} and {len(yp)}")
+    pool_index = np.arange(len(xp)) if pool_index is None else np.asarray(pool_index, np.int64)
+    num_classes = checker.num_classes
+    z_train = encode_features(vae, np.asarray(train[0], np.float32), batch_size)
+    y_train = np.asarray(train[1], np.int64)
+    quota = np.bincount(yp[stratified_indices(yp, min(num_anchors, len(yp)), seed=seed, num_classes=num_classes)],
+                        minlength=num_classes)
+    global_r = None
+    if kind == "global":
+        global_r = (separation if separation is not None else r_separation(z_train, y_train, norm=2)).r
+    taken = np.zeros(num_classes, np.int64)
+    examined, parts, z_parts, m_parts = [], [], [], []
+    cursor = np.zeros(num_classes, np.int64)
+    by_class = [np.flatnonzero(yp == c) for c in range(num_classes)]
+    for round_ in range(4):  # first choice, then replacements for skipped anchors
+        want = [by_class[c][cursor[c]:cursor[c] + quota[c] - taken[c]] for c in range(num_classes)]
+        batch = np.sort(np.concatenate(want)) if any(len(w) for w in want) else np.zeros(0, np.int64)
+        if not len(batch):
+            break
+        for c in range(num_classes):
+            cursor[c] += len(want[c])
+        z, marg = _margins(vae, xp[batch], yp[batch], z_train, y_train, batch_size)
+        upper = {"fixed": np.full(len(batch), factor, np.float32),
+                 "global": np.full(len(batch), factor * (global_r or 0.0), np.float32)}.get(kind, factor * marg)
+        if kind == "found":
+            found = find_radii(checker, vae, z, yp[batch], upper, target=target, probes=probes, steps=steps,
+                               seed=seeds.derive(seed, 100 + round_))
+        else:  # a given radius: only the reconstruction is checked
+            found = find_radii(checker, vae, z, yp[batch], upper, target=0.0, probes=1, steps=0,
+                               seed=seeds.derive(seed, 100 + round_))
+        examined.append(batch)
+        parts.append(found)
+        z_parts.append(z)
+        m_parts.append(marg)
+        taken += np.bincount(yp[batch][found.usable], minlength=num_classes)
+        if np.all(taken >= quota):
+            break
+    radii = _concat_radii(parts)
+    ex = np.concatenate(examined)
+    z_ex, m_ex = np.concatenate(z_parts), np.concatenate(m_parts)
+    use = np.flatnonzero(radii.usable)
+    use = use[np.argsort(ex[use], kind="stable")]
+    za, ya, rho = z_ex[use], yp[ex[use]], radii.radius[use]
+    idx = pool_index[ex[use]]
+    if len(use):
+        pts = sample_ball(za, per_anchor, rho, seeds.derive(seed, 1))
+        images = decode(vae, pts, batch_size)
+        labels = np.repeat(ya, per_anchor)
+        owner = np.repeat(np.arange(len(use)), per_anchor)
+        c = checker.check(images, labels, batch_size)
+        preds = predict_labels(model, images, batch_size)
+        ids = np.asarray([case_id("latent", idx[o], "random", p) for o, p in zip(owner, pts)])
     else:
-        dist, _ = nearest_other_class(encode_features(vae, xa, batch_size), ya, z_train, y_train, norm=2)
-        radii = (factor * dist / 2.0).astype(np.float32)
-    zt, yt, th = tf.constant(z_train), tf.constant(y_train), tf.constant(threshold, tf.float32)
-    fn = tf.function(lambda a, b, c, r, s: sample_latent_tests_tf(vae, a, b, c, r, s, zt, yt, th),
-                     input_signature=[tf.TensorSpec([None, *xa.shape[1:]], tf.float32),
-                                      tf.TensorSpec([None], tf.int64), tf.TensorSpec([], tf.int32),
-                                      tf.TensorSpec([None], tf.float32), tf.TensorSpec([], tf.int32)])
-    step = max(1, batch_size // per)
-    parts = []
-    for i in range(0, num_anchors, step):
-        out = fn(tf.constant(xa[i:i + step]), tf.constant(ya[i:i + step]), tf.constant(per, tf.int32),
-                 tf.constant(radii[i:i + step]), tf.constant(seeds.derive(seed, i), tf.int32))
-        out = {k: np.asarray(v) for k, v in out.items()}
-        out["anchor_index"] = out["anchor_index"] + i
-        parts.append(out)
-    out = {k: np.concatenate([p[k] for p in parts])[:n] for k in parts[0]}
-    preds = predict_labels(model, out["images"], batch_size)
-    num_classes = int(max(y_train.max(), ya.max()) + 1)
-    return summarize("latent", kind, factor, out, preds, num_classes, threshold, seed, anchors=xa)
+        shape = xp.shape[1:]
+        pts, images = np.zeros((0, z_train.shape[1]), np.float32), np.zeros((0, *shape), np.float32)
+        labels, owner, preds = (np.zeros(0, np.int64),) * 3
+        c = checker.check(images, labels)
+        ids = np.zeros(0, str)
+    cases = TestCases(source="latent", images=images, labels=labels, anchor=idx[owner], latent=pts,
+                      radius=rho[owner], origin=np.full(len(labels), "random"), case_ids=ids, checks=c,
+                      predictions=preds, num_classes=num_classes)
+    return LatentTests(cases=cases, radius_kind=kind, radius_factor=float(factor), anchor_index=idx,
+                       anchor_images=xp[ex[use]], anchor_labels=ya, anchor_latents=za, anchor_radius=rho,
+                       margins=m_ex[use], radii=radii, examined_index=pool_index[ex], examined_labels=yp[ex],
+                       quota=quota, seed=int(seed))
