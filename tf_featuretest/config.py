@@ -27,6 +27,7 @@ from ._util.typed import hints as _hints
 from .data.dataset import parse_source
 from .errors import ConfigError, FeatureTestError
 from .export.layout import NAME
+from .models.advgan_families import FAMILIES as ADVGAN_FAMILIES
 from .models.architectures import CLASSIFIERS
 from .noise import parse_noises
 from .testgen import check_members, check_methods, check_percentile, parse_radius
@@ -166,6 +167,24 @@ class SaliencyConfig:
     attack_steps: int = key(20, "iterations of that PGD attack", _positive)
 
 
+@dataclass(frozen=True)
+class AdvganConfig:
+    """``[advgan]``: AdvGAN generators trained against the first classifier (Xiao et al., 2018)."""
+
+    eps: float = key(0.3, "L-inf budget of the pixel generator (also scored at 1/6, 1/3 and 2/3 of it), in (0, 1]",
+                     lambda v, k: checks.number(v, k, low=0.0, low_open=True, high=1.0))
+    mode: str = key("both", "targets the pixel generator serves: untargeted, targeted or both",
+                    _in("untargeted", "targeted", "both"))
+    epochs: int = key(5, "training epochs of the pixel generator", _positive)
+    families: tuple[str, ...] = key(ADVGAN_FAMILIES[1:], "structured noise families, each learned and compared with "
+                                    "its noise's random draws: " + ", ".join(ADVGAN_FAMILIES[1:]),
+                                    lambda v, k: tuple(checks.choice(f, k, ADVGAN_FAMILIES[1:]) for f in v))
+    severity: float = key(0.3, "budget of the structured families, on the noise severity scale, in (0, 1]",
+                          lambda v, k: checks.number(v, k, low=0.0, low_open=True, high=1.0))
+    family_epochs: int = key(2, "training epochs of each family's generator", _positive)
+    max_examples: int = key(256, "test images scored", _positive)
+
+
 def _name(v, k):
     if not NAME.match(v):
         raise ConfigError(f"{k} must be a folder name of letters, digits, '_', '-' and '.' (starting with a letter "
@@ -193,6 +212,7 @@ class PipelineConfig:
     feature: FeatureConfig = field(default_factory=FeatureConfig)
     lookalike: LookalikeConfig = field(default_factory=LookalikeConfig)
     saliency: SaliencyConfig = field(default_factory=SaliencyConfig)
+    advgan: AdvganConfig = field(default_factory=AdvganConfig)
     source_file: str = "<built-in digits>"
 
     def to_dict(self) -> dict:
@@ -200,8 +220,8 @@ class PipelineConfig:
 
 
 SECTIONS = {"data": DataConfig, "attacks": AttackConfig, "noise": NoiseConfig, "feature": FeatureConfig,
-            "lookalike": LookalikeConfig, "saliency": SaliencyConfig}
-_INTERNAL = ("data", "classifiers", "attacks", "noise", "feature", "lookalike", "saliency", "source_file")
+            "lookalike": LookalikeConfig, "saliency": SaliencyConfig, "advgan": AdvganConfig}
+_INTERNAL = ("data", "classifiers", "attacks", "noise", "feature", "lookalike", "saliency", "advgan", "source_file")
 
 
 # ----------------------------------------------------------------------------- typed parsing
@@ -335,7 +355,8 @@ def markdown() -> str:
     blocks = [("Top level", "", PipelineConfig), ("[data]", "data", DataConfig),
               ("[[classifiers]]", "classifiers", ClassifierConfig), ("[attacks]", "attacks", AttackConfig),
               ("[noise]", "noise", NoiseConfig), ("[feature]", "feature", FeatureConfig),
-              ("[lookalike]", "lookalike", LookalikeConfig), ("[saliency]", "saliency", SaliencyConfig)]
+              ("[lookalike]", "lookalike", LookalikeConfig), ("[saliency]", "saliency", SaliencyConfig),
+              ("[advgan]", "advgan", AdvganConfig)]
     for title, _, cls in blocks:
         hints = _hints(cls)
         doc = cls.__doc__.strip()

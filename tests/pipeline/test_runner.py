@@ -58,6 +58,11 @@ images = 4
 [saliency]
 images = 2
 smoothgrad_samples = 3
+[advgan]
+epochs = 1
+family_epochs = 1
+families = ["black_rows"]
+max_examples = 48
 """
 
 
@@ -77,8 +82,8 @@ def test_every_section_present_with_sane_values(full_run):
     assert res.exit_code == 0, res.output
     report = root / "reports" / "mini"
     results = json.loads((report / "results.json").read_text())
-    # results.json is written by the report stage, so it lists the nine stages before it.
-    assert [s["status"] for s in results["stages"]] == ["ok"] * 9, results["stages"]
+    # results.json is written by the report stage, so it lists the ten stages before it.
+    assert [s["status"] for s in results["stages"]] == ["ok"] * 10, results["stages"]
     assert re.search(r"^report\s+ok", res.output, re.M)
     assert results["data"]["sizes"] == {"train": 1258, "validation": 269, "test": 270}
     for name in ("cnn", "cnn_fgsm"):

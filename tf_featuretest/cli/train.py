@@ -164,7 +164,7 @@ def train_generative(kind, data, image_size, batch_size, data_dir, epochs, laten
 @cli.command()
 @click.argument("pipeline", required=False, type=click.Path(dir_okay=False))
 @click.option("--stages", default=None,
-              help="Comma-separated subset of: data, classifier, evaluate, attacks, noise, feature, lookalike, "
+              help="Comma-separated subset of: data, classifier, evaluate, attacks, noise, advgan, feature, lookalike, "
                    "saliency, export (the stages they need run too; the report always does).")
 @click.option("--retrain", is_flag=True, help="Train models even if an earlier run left matching ones.")
 @click.option("--reports", default="reports", show_default=True, help="Report root; the report goes to <root>/<pipeline>.")

@@ -19,7 +19,7 @@ from ..export.layout import is_complete
 from ..report.html import Section
 
 #: Stages whose results, report sections and figures are kept and reused when nothing changed.
-CACHED_STAGES = ("evaluate", "attacks", "noise", "feature", "lookalike", "saliency", "export")
+CACHED_STAGES = ("evaluate", "attacks", "noise", "advgan", "feature", "lookalike", "saliency", "export")
 #: The small artifacts later stages need, kept with the stage that makes them.
 CACHED_ARTIFACTS = {"feature": ("separation_radius",), "lookalike": ("centroids",)}
 FORMAT = 1

@@ -17,6 +17,7 @@ from .._util.io import read_json, write_json
 from ..attacks.adversarial_training import AdversarialModel
 from ..data import load
 from ..errors import ConfigError, FeatureTestError, first_line
+from ..models.advgan import train_advgan
 from ..models.architectures import build_classifier
 from ..models.dcgan import train_dcgan
 from ..models.saving import load_classifier, load_generative, save_model_atomic

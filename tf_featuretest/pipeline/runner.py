@@ -1,7 +1,7 @@
 """``featuretest run``: the whole job, stage by stage, ending in the HTML report.
 
-Stages run in order: data, classifier, evaluate, attacks, noise, feature, lookalike, saliency,
-export, report. A stage that fails is recorded (its error shows in the report, the exit status is
+Stages run in order: data, classifier, evaluate, attacks, noise, advgan, feature, lookalike,
+saliency, export, report. A stage that fails is recorded (its error shows in the report, the exit status is
 non-zero) and later stages that do not need it still run; the report is always written. Trained
 models are reused from an earlier run when the configuration and the data are unchanged (a content
 hash in the file name), unless ``retrain``; finished stages are reused from the stage cache
@@ -33,12 +33,13 @@ from .failure import describe_failure
 from .stages import STAGE_FUNCS
 from .stages.feature import refresh_reviews
 
-STAGES = ("data", "classifier", "evaluate", "attacks", "noise", "feature", "lookalike", "saliency", "export",
+STAGES = ("data", "classifier", "evaluate", "attacks", "noise", "advgan", "feature", "lookalike", "saliency", "export",
           "report")
 TITLES = {"data": "Data", "classifier": "Classifiers", "evaluate": "Test accuracy", "attacks": "Adversarial attacks",
-          "noise": "Noise robustness", "feature": "Feature-level tests", "lookalike": "Targeted look-alike images",
-          "saliency": "Saliency maps", "export": "SavedModel export"}
+          "noise": "Noise robustness", "advgan": "Learned adversarial noise (AdvGAN)", "feature": "Feature-level tests",
+          "lookalike": "Targeted look-alike images", "saliency": "Saliency maps", "export": "SavedModel export"}
 NEEDS = {"classifier": ("data",), "evaluate": ("classifier",), "attacks": ("classifier",), "noise": ("classifier",),
+         "advgan": ("classifier",),
          "feature": ("classifier",), "lookalike": ("classifier",), "saliency": ("classifier",),
          "export": ("classifier",), "report": ()}
 #: Temporaries older than this (seconds) are removed at start even when their pid is alive (a reused pid).
@@ -178,6 +179,8 @@ def _reuse_stage(ctx: RunContext, name: str, key: str) -> bool:
         ctx.artifacts["vae"] = models.generative(ctx, "vae")[0]
         ctx.artifacts["gan"] = models.generative(ctx, "gan")[0]
         refresh_reviews(ctx)  # reviews.json may have changed since the cached run: recount
+    if name == "advgan":  # the export stage signs the generator; it loads from runs/
+        ctx.artifacts["advgan_generator"] = models.advgan_generator(ctx, "pixel")[0]
     ctx.say(f"      reusing results from {state['path']}")
     return True
 

@@ -16,7 +16,7 @@ def run(ctx):
                                                       version=v),
             "attacks": lambda v: export_attacks(model, root, pipe, class_names=names,
                                                 centroids=ctx.artifacts.get("centroids"), separation_radius=radius,
-                                                version=v)}
+                                                version=v, advgan=ctx.artifacts.get("advgan_generator"))}
     if "vae" in ctx.artifacts:
         xt, yt = ctx.data["train"]
         jobs["vae"] = lambda v: export_vae(ctx.artifacts["vae"], root, pipe, train_images=xt, train_labels=yt,

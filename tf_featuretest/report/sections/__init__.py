@@ -4,6 +4,6 @@ Each writer takes the stage's JSON-able results (what goes into ``results.json``
 the stage drew, and writes the section's paragraph from the numbers alone, so its sentences can be
 tested on edge inputs without running a model.
 """
-from . import attacks, classifier, data, evaluate, export, feature, lookalike, noise, saliency
+from . import advgan, attacks, classifier, data, evaluate, export, feature, lookalike, noise, saliency
 
-__all__ = ["attacks", "classifier", "data", "evaluate", "export", "feature", "lookalike", "noise", "saliency"]
+__all__ = ["advgan", "attacks", "classifier", "data", "evaluate", "export", "feature", "lookalike", "noise", "saliency"]
