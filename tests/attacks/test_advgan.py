@@ -1,4 +1,6 @@
-"""The AdvGAN attack: the digits targets, the bound, argument errors, and the exported signature."""
+"""The AdvGAN attack: the digits targets, the bound, argument errors, the exported signature, the CLI."""
+import json
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -90,3 +92,33 @@ def test_exported_signature_equals_the_in_process_call(tmp_path, digits, digits_
         want = advgan(digits_cnn, x, y, eps=gen.budget, generator=gen).numpy()
         np.testing.assert_allclose(out["adversarial"].numpy(), want, atol=1e-6)
         np.testing.assert_array_equal(out["predicted"].numpy(), predict(want, verbose=0).argmax(1))
+
+
+def test_cli_trains_a_generator_and_attacks_with_it(tmp_path, digits_cnn):
+    from click.testing import CliRunner
+
+    from tf_featuretest.cli import cli
+    from tf_featuretest.models import save_model_atomic
+
+    model = save_model_atomic(digits_cnn, str(tmp_path / "cnn.keras"))
+    gen, report = str(tmp_path / "g.keras"), str(tmp_path / "g.json")
+    run = CliRunner().invoke
+    res = run(cli, ["train-generative", "--kind", "advgan", "--model", model, "--eps", "0.3", "--epochs", "1",
+                    "--out", gen, "--json", report, "--quiet"])
+    assert res.exit_code == 0, res.output
+    payload = json.loads(open(report).read())
+    assert 0.0 <= payload["success"]["untargeted"] <= 1.0 and len(payload["success"]["targeted"]) == 10
+    assert payload["seconds"] > 0 and "untargeted success" in res.output
+    out = tmp_path / "att"
+    res = run(cli, ["attack", "--model", model, "--attack", "advgan", "--generator", gen, "--eps", "0.1,0.3",
+                    "--max-examples", "40", "--out", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    sweep = json.loads((out / "attack.json").read_text())
+    assert sweep["settings"]["generator"] == gen
+    assert max(sweep["sweep"]["mean_linf"]) <= 0.3
+    res = run(cli, ["attack", "--model", model, "--attack", "advgan", "--eps", "0.1", "--quiet"])
+    assert res.exit_code == 2 and "needs --generator" in res.output
+    res = run(cli, ["attack", "--model", model, "--attack", "pgd", "--generator", gen, "--eps", "0.1", "--quiet"])
+    assert res.exit_code == 2 and "takes no --generator" in res.output
+    res = run(cli, ["train-generative", "--kind", "advgan", "--out", gen, "--quiet"])
+    assert res.exit_code == 2 and "needs --model" in res.output

@@ -30,13 +30,15 @@ from ._common import (
 @click.option("--target", default=None, type=click.IntRange(min=0), help="Target class (default: untargeted).")
 @click.option("--steps", default=None, type=click.IntRange(min=1), help="Iterations / generations of the attack.")
 @click.option("--norm", type=click.Choice(["inf", "2"]), default="inf", show_default=True)
+@click.option("--generator", "generator_path", default=None,
+              help="advgan: the trained generator (.keras, from train-generative --kind advgan).")
 @click.option("--max-examples", default=256, show_default=True, type=click.IntRange(min=1))
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", default=None, help="Folder for attack.json and the PNG plots.")
 @quiet_option
 @library_errors
 def attack(model_path, data, image_size, batch_size, data_dir, split, attack_name, eps, pixels, target, steps, norm,
-           max_examples, seed, out, quiet):
+           generator_path, max_examples, seed, out, quiet):
     """Sweep an attack over eps (or pixels): accuracy, success rate and perturbation size per value."""
     import numpy as np
 
@@ -66,6 +68,17 @@ def attack(model_path, data, image_size, batch_size, data_dir, split, attack_nam
         if 2 not in spec.norms:
             raise ConfigError(f"attack {attack_name!r} takes no --norm 2")
         bound["norm"] = 2
+    recorded = dict(bound)
+    if "generator" in spec.requires:
+        if generator_path is None:
+            raise ConfigError(f"attack {attack_name!r} needs --generator G.keras (featuretest train-generative "
+                              "--kind advgan)")
+        from ..models import load_generative
+
+        bound["generator"] = load_generative(generator_path, "advgan")
+        recorded["generator"] = generator_path
+    elif generator_path is not None:
+        raise ConfigError(f"attack {attack_name!r} takes no --generator")
     fn = spec.fn
     transform = functools.partial(fn, **bound)
     model = open_model(model_path)
@@ -87,7 +100,7 @@ def attack(model_path, data, image_size, batch_size, data_dir, split, attack_nam
         logits = as_logits_model(model)
         pc, pa = (np.argmax(logits.predict(v, verbose=0), 1) for v in (x, adv))
         write_json(os.path.join(out, "attack.json"), {"model": model_path, "data": data, "split": split,
-                                                      "settings": {**bound, "seed": seed}, "sweep": res})
+                                                      "settings": {**recorded, "seed": seed}, "sweep": res})
         plot_accuracy_vs_eps({attack_name: res}, os.path.join(out, "attack_curve.png"),
                              title=f"{attack_name}: accuracy and success rate")
         plot_adversarial_triplets(x, adv, y, pc, pa, os.path.join(out, "attack_examples.png"),

@@ -108,21 +108,40 @@ def evaluate(model_path, data, image_size, batch_size, data_dir, channels, split
 
 
 @cli.command("train-generative")
-@click.option("--kind", type=click.Choice(["vae", "dcgan"]), required=True, help="Which generative model to train.")
+@click.option("--kind", type=click.Choice(["vae", "dcgan", "advgan"]), required=True,
+              help="Which generative model to train (advgan: a generator against --model).")
 @data_options
-@click.option("--epochs", default=30, show_default=True, type=click.IntRange(min=1))
+@click.option("--epochs", default=None, type=click.IntRange(min=1), help="Default: 30 (VAE, DCGAN), 5 (AdvGAN).")
 @click.option("--latent-dim", default=None, type=click.IntRange(min=1), help="Default: VAE 16, DCGAN 64.")
 @click.option("--classifier", "classifier_path", default=None,
               help="A trained .keras classifier: report FID/KID/IS of samples against the test split in its features.")
+@click.option("--model", "model_path", default=None, help="advgan: the .keras classifier the generator learns to break.")
+@click.option("--eps", default=0.3, show_default=True, type=click.FloatRange(0, min_open=True),
+              help="advgan: the pixel family's budget (L-inf per pixel, or L2 with --norm 2).")
+@click.option("--family", default="pixel", show_default=True,
+              type=click.Choice(["pixel", "patch", "sticker", "black_rows", "black_columns", "brightness_contrast"]),
+              help="advgan: a pixel budget or a structured noise family's support.")
+@click.option("--severity", default=0.3, show_default=True, type=click.FloatRange(0, 1, min_open=True),
+              help="advgan: a structured family's budget on the noise severity scale.")
+@click.option("--mode", default="both", show_default=True, type=click.Choice(["untargeted", "targeted", "both"]),
+              help="advgan: the targets the generator serves (the target is a conditioning input).")
+@click.option("--norm", type=click.Choice(["inf", "2"]), default="inf", show_default=True, help="advgan: pixel norm.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", default=None, help="Where to save the .keras model (default runs/<kind>.keras).")
 @click.option("--json", "json_path", default=None, help="Write losses and metrics as JSON here.")
 @quiet_option
 @library_errors
-def train_generative(kind, data, image_size, batch_size, data_dir, epochs, latent_dim, classifier_path, seed, out,
-                     json_path, quiet):
-    """Train the VAE or the conditional DCGAN; optionally score its samples (FID, KID, IS)."""
+def train_generative(kind, data, image_size, batch_size, data_dir, epochs, latent_dim, classifier_path, model_path, eps,
+                     family, severity, mode, norm, seed, out, json_path, quiet):
+    """Train the VAE, the conditional DCGAN or an AdvGAN generator; score it (FID/KID/IS, or attack success)."""
     import numpy as np
+
+    if kind == "advgan":
+        return _train_advgan(data, image_size, batch_size, data_dir, epochs or 5, model_path, eps, family, severity,
+                             mode, norm, seed, out, json_path, quiet)
+    if model_path is not None:
+        raise ConfigError("--model is the classifier an AdvGAN attacks; give it with --kind advgan only")
+    epochs = epochs or 30
 
     from ..metrics import generative_report
     from ..models import save_model_atomic, train_dcgan, train_vae
@@ -158,6 +177,50 @@ def train_generative(kind, data, image_size, batch_size, data_dir, epochs, laten
         payload["metrics"] = report.to_dict()
     if json_path:
         write_json(json_path, payload)
+        say(quiet, f"wrote {json_path}")
+
+
+def _train_advgan(data, image_size, batch_size, data_dir, epochs, model_path, eps, family, severity, mode, norm, seed,
+                  out, json_path, quiet):
+    """``train-generative --kind advgan``: train against --model on the training split, score on the test split."""
+    import time
+
+    import keras
+    import numpy as np
+
+    from ..attacks.advgan import success_rates
+    from ..models import save_model_atomic, train_advgan
+
+    if model_path is None:
+        raise ConfigError("--kind advgan needs --model, the .keras classifier the generator learns to break")
+    out = out or os.path.join("runs", "advgan.keras")
+    check_out(out, suffix=".keras", what="--out")
+    check_out(json_path, what="--json")
+    model = open_model(model_path)
+    keras.utils.set_random_seed(seed)  # before the data: its shuffle depends on the global seed
+    tr, info = open_data(data, "train", image_size=image_size, batch_size=batch_size, data_dir=data_dir, seed=seed,
+                         model=model)
+    say(quiet, f"training an AdvGAN ({family}) against {model_path} on {info.num_examples} images for {epochs} epochs ...")
+    t0, c0 = time.perf_counter(), time.process_time()
+    gen = train_advgan(model, tr, epochs=epochs, seed=seed, family=family, eps=eps, severity=severity, mode=mode,
+                       norm=2 if norm == "2" else "inf", verbose=0 if quiet else 2)
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    save_model_atomic(gen, out)
+    te, _ = open_data(data, "test", image_size=image_size, batch_size=batch_size, data_dir=data_dir, model=model)
+    xs, ys = zip(*[(np.asarray(x), np.asarray(y)) for x, y in te])
+    rates = success_rates(model, gen, np.concatenate(xs), np.concatenate(ys))
+    budget = f"eps {eps:g}" if family == "pixel" else f"severity {severity:g}"
+    line = f"trained in {seconds:.1f} s ({cpu:.1f} s CPU); on {rates['num_images']} test images at {budget}:"
+    if rates["untargeted"] is not None:
+        line += f" untargeted success {rates['untargeted']:.4f}"
+    if rates["targeted_mean"] is not None:
+        line += f" targeted success {rates['targeted_mean']:.4f} (mean over targets)"
+    click.echo(f"{line}; saved {out}")
+    if json_path:
+        write_json(json_path, {"kind": "advgan", "data": info.to_dict(), "model": model_path, "epochs": epochs,
+                               "family": family, "eps": eps, "severity": severity, "mode": mode, "norm": norm,
+                               "seconds": seconds, "cpu_seconds": cpu, "success": rates, "model_path": out,
+                               "final_losses": {k: float(v[-1]) for k, v in gen.history.history.items()}})
         say(quiet, f"wrote {json_path}")
 
 
