@@ -7,7 +7,9 @@ Prints:
 * CleverHans 4.0 PGD-k throughput, and ours / CleverHans (target: >= 1.05);
 * one-pixel: our images/s / ART PixelAttack's (DE, equal population and generations; target >= 20)
   and both success rates on the same images (target: ours >= ART's);
-* PGD memory on a large batch: resident memory after runs of 4x and 16x ``--mem-steps`` (no growth expected).
+* PGD memory on a large batch: resident memory after runs of 4x and 16x ``--mem-steps`` (no growth expected);
+* AdvGAN: its training cost (wall and CPU seconds), then its images/s as a ratio to PGD-k's at the same eps and
+  batch, in the same interleaved rounds (target: >= 20), and both attacks' success on the same images.
 
 Gradient attacks run in ``--repeats`` interleaved rounds; each ratio is the median over rounds of
 the ratio within a round, as wall and process-CPU seconds (CPU seconds move less when other
@@ -15,7 +17,8 @@ processes share the machine). Peers that fail to
 install or import are reported and skipped.
 
 Run: ``python benchmarks/attacks.py [--images 512] [--batch 128] [--steps 40] [--short-passes 20] [--op-images 8]
-[--op-generations 100] [--op-pick first|least-confident] [--mem-batch 1024] [--only floor,fgsm,pgd,cleverhans,one_pixel,memory]``
+[--op-generations 100] [--op-pick first|least-confident] [--mem-batch 1024] [--advgan-epochs 5]
+[--only floor,fgsm,pgd,cleverhans,one_pixel,memory,advgan]``
 """
 import argparse
 import gc
@@ -27,11 +30,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from _harness import fastest, interleaved, median_ratio, rss_mb  # noqa: E402
+from _harness import fastest, interleaved, median_ratio, rss_mb, timed  # noqa: E402
 
-from tf_featuretest.attacks import fgsm, one_pixel_attack, pgd  # noqa: E402
+from tf_featuretest.attacks import advgan, fgsm, one_pixel_attack, pgd  # noqa: E402
 from tf_featuretest.data import load_arrays  # noqa: E402
-from tf_featuretest.models import build_classifier, compile_classifier  # noqa: E402
+from tf_featuretest.models import build_classifier, compile_classifier, train_advgan  # noqa: E402
 
 
 def train_model(epochs, seed):
@@ -61,7 +64,8 @@ def main():
     ap.add_argument("--mem-batch", type=int, default=1024)
     ap.add_argument("--mem-steps", type=int, default=40)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--only", default="floor,fgsm,pgd,cleverhans,one_pixel,memory")
+    ap.add_argument("--advgan-epochs", type=int, default=5, help="training epochs of the AdvGAN generator")
+    ap.add_argument("--only", default="floor,fgsm,pgd,cleverhans,one_pixel,memory,advgan")
     args = ap.parse_args()
     only = set(args.only.split(","))
 
@@ -95,9 +99,12 @@ def main():
     contenders = {"floor": run_all(fwd_bwd, short)}
     if "fgsm" in only:
         contenders["fgsm"] = run_all(lambda x, y: fgsm(model, x, y, eps=eps), short)
-    if "pgd" in only or "cleverhans" in only:
+    if "pgd" in only or "cleverhans" in only or "advgan" in only:
         contenders[f"floor x{steps}"] = run_all(fwd_bwd, steps)
         contenders["pgd"] = run_all(lambda x, y: pgd(model, x, y, eps=eps, steps=steps, seed=0))
+    if "advgan" in only:  # `steps` generator passes per round: about as long as one PGD-k run
+        gen = train_generator(model, args)
+        contenders[f"advgan x{steps}"] = run_all(lambda x, y: advgan(model, x, y, eps=eps, generator=gen), steps)
     if "cleverhans" in only:
         ch = cleverhans_pgd(model, args)
         if ch is not None:
@@ -127,10 +134,39 @@ def main():
         print(f"CleverHans PGD-{steps}: {bw:.2f} s ({len(ys) / bw:.1f} images/s) = "
               f"{both('cleverhans', f'floor x{steps}')}")
         print(f"PGD throughput ours / CleverHans = {both('cleverhans', 'pgd')} (target >= 1.05)")
+    if f"advgan x{steps}" in t:
+        (mw, mc), fa, fp = median_ratio(t, "pgd", f"advgan x{steps}"), fastest(t, f"advgan x{steps}"), fastest(t, "pgd")
+        print(f"AdvGAN (one generator pass): {fa[0] / steps * 1e3:.1f} ms for all batches "
+              f"({len(ys) * steps / fa[0]:.0f} images/s); throughput AdvGAN / PGD-{steps} = {mw * steps:.1f}x wall, "
+              f"{mc * steps:.1f}x CPU (fastest rounds: {fp[0] / fa[0] * steps:.1f}x wall) (target >= 20)")
+        success(model, gen, xs, ys, eps, steps)
     if "one_pixel" in only:
         one_pixel_vs_art(model, xs, ys, args)
     if "memory" in only:
         memory(model, xs, ys, args)
+
+
+def train_generator(model, args):
+    """The AdvGAN generator at ``--eps`` (untargeted and targeted), trained on the training split; prints its cost."""
+    x, y, _ = load_arrays("digits", "train")
+    keras.utils.set_random_seed(args.seed)
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(y), seed=args.seed).batch(64)
+    gen, wall, cpu = timed(train_advgan, model, ds, eps=args.eps, mode="both", epochs=args.advgan_epochs,
+                           seed=args.seed)
+    print(f"AdvGAN training: {args.advgan_epochs} epochs on {len(y)} images in {wall:.1f} s wall, {cpu:.1f} s CPU "
+          f"(incl. tracing)")
+    return gen
+
+
+def success(model, gen, xs, ys, eps, steps):
+    """Untargeted success of AdvGAN and PGD-k on the same images (correct before, wrong after)."""
+    ok = model.predict(xs, verbose=0).argmax(1) == ys
+    rates = {}
+    for name, adv in (("AdvGAN", advgan(model, xs, ys, eps=eps, generator=gen)),
+                      (f"PGD-{steps}", pgd(model, xs, ys, eps=eps, steps=steps, seed=0))):
+        wrong = model.predict(np.asarray(adv), verbose=0).argmax(1) != ys
+        rates[name] = (ok & wrong).sum() / max(ok.sum(), 1)
+    print(f"untargeted success at eps {eps}: " + ", ".join(f"{k} {v:.3f}" for k, v in rates.items()))
 
 
 def cleverhans_pgd(model, args):
