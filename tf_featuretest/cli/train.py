@@ -37,11 +37,22 @@ from ._common import (
 @click.option("--adv-ratio", default=0.5, show_default=True, type=click.FloatRange(0, 1))
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", default="runs/classifier.keras", show_default=True, help="Where to save the .keras model.")
+@click.option("--strategy", type=click.Choice(["default", "mirrored", "multiworker", "tpu"]), default=None,
+              help="Train with the distributed loop under this tf.distribute strategy; --batch-size is then the "
+                   "global batch. multiworker: run the same command on every worker, each with its TF_CONFIG.")
+@click.option("--checkpoint-every", default=None, type=click.IntRange(min=1),
+              help="With --strategy: also checkpoint every N steps (default: after each epoch).")
 @quiet_option
 @library_errors
 def train(data, image_size, batch_size, data_dir, model_name, weights, trainable_layers, epochs, learning_rate,
-          augment, adversarial, adv_eps, adv_ratio, seed, out, quiet):
+          augment, adversarial, adv_eps, adv_ratio, seed, out, strategy, checkpoint_every, quiet):
     """Train a classifier and report its test accuracy."""
+    if strategy is not None:  # the strategy first: collective ops must be configured before any other TF op
+        from ..distribute import make_strategy
+
+        strategy = make_strategy(strategy)
+    elif checkpoint_every is not None:
+        raise ConfigError("--checkpoint-every needs --strategy (the Keras fit path backs up once per epoch)")
     import keras
 
     from ..metrics import evaluate_classifier
@@ -52,6 +63,10 @@ def train(data, image_size, batch_size, data_dir, model_name, weights, trainable
     check_out_dir(work_dir, what="training backup folder")
     keras.utils.set_random_seed(seed)
     size = parse_size(image_size)
+    if strategy is not None:
+        return _train_distributed(strategy, data, size, batch_size, data_dir, model_name, weights, trainable_layers,
+                                  epochs, learning_rate, augment, adversarial, adv_eps, adv_ratio, seed, out, work_dir,
+                                  checkpoint_every, quiet)
     say(quiet, f"loading {data} ...")
     tr, info = open_data(data, "train", image_size=size, batch_size=batch_size, data_dir=data_dir,
                          augment=augment, seed=seed)
@@ -78,6 +93,36 @@ def train(data, image_size, batch_size, data_dir, model_name, weights, trainable
     resumed = result.extra.get("resumed_from_epoch")
     click.echo(f"epochs {result.epochs_run}" + (f" (resumed after epoch {resumed})" if resumed else "") +
                f", saved {out}")
+
+
+def _train_distributed(strategy, data, size, batch_size, data_dir, model_name, weights, trainable_layers, epochs,
+                       learning_rate, augment, adversarial, adv_eps, adv_ratio, seed, out, work_dir, checkpoint_every,
+                       quiet):
+    """``featuretest train --strategy``: the distributed loop on in-memory splits; the chief saves ``out``."""
+    from ..data import load_arrays
+    from ..distribute import Adversarial, augmenter, fit_distributed, worker_info
+    from ..metrics import evaluate_classifier
+    from ..models import build_classifier
+
+    me = worker_info(strategy)
+    say(quiet, f"loading {data} (worker {me.index + 1} of {me.count}, {strategy.num_replicas_in_sync} replicas) ...")
+    x, y, info = load_arrays(data, "train", image_size=size, data_dir=data_dir)
+    xv, yv, _ = load_arrays(data, "validation", image_size=size, data_dir=data_dir)
+    xt, yt, _ = load_arrays(data, "test", image_size=size, data_dir=data_dir)
+    say(quiet, f"training {model_name} on {info.num_examples} images, {info.num_classes} classes, global batch "
+               f"{batch_size} ...")
+    model, result = fit_distributed(
+        lambda: build_classifier(model_name, info.num_classes, info.image_shape, weights=weights,
+                                 trainable_layers=trainable_layers), (x, y), (xv, yv), strategy=strategy,
+        epochs=epochs, learning_rate=learning_rate, global_batch_size=batch_size, seed=seed,
+        adversarial=Adversarial.from_settings(adversarial, adv_eps, adv_ratio), augment=augmenter(augment, seed),
+        work_dir=work_dir, save_path=out, checkpoint_every=checkpoint_every, verbose=0 if quiet else 1)
+    report = evaluate_classifier(model, (xt, yt), info.class_names)
+    click.echo(f"test top-1 {report.accuracy:.4f}  " +
+               "  ".join(f"top-{k} {v:.4f}" for k, v in report.top_k.items() if k != 1))
+    resumed = result.extra["resumed_from_step"]
+    click.echo(f"epochs {result.epochs_run}" + (f" (resumed at step {resumed})" if resumed else "") +
+               (f", saved {out}" if me.is_chief else " (the chief saves the model)"))
 
 
 @cli.command()

@@ -12,7 +12,7 @@ See ``docs/distributed.md``.
 from .loop import fit_distributed
 from .steps import Adversarial
 from .strategy import STRATEGIES, WorkerInfo, make_strategy, tf_config, worker_info
-from .stream import GlobalBatches
+from .stream import GlobalBatches, augmenter
 
-__all__ = ["Adversarial", "GlobalBatches", "STRATEGIES", "WorkerInfo", "fit_distributed", "make_strategy",
+__all__ = ["Adversarial", "GlobalBatches", "STRATEGIES", "WorkerInfo", "augmenter", "fit_distributed", "make_strategy",
            "tf_config", "worker_info"]

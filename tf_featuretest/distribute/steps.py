@@ -45,6 +45,11 @@ class Adversarial:
         if self.step_size is not None:
             checks.number(self.step_size, "step_size", low=0.0, low_open=True)
 
+    @classmethod
+    def from_settings(cls, attack, eps=0.1, ratio=0.5, **kw):
+        """None for ``attack="none"``, else the settings (as the ``[[classifiers]]`` keys give them)."""
+        return None if attack in (None, "none") else cls(attack, float(eps), float(ratio), **kw)
+
     @property
     def pgd_step_size(self) -> float:
         return float(self.step_size) if self.step_size is not None else 2.5 * float(self.eps) / int(self.steps)

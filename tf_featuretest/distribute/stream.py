@@ -20,7 +20,34 @@ import tensorflow as tf
 
 from .._util import checks
 from .._util.seeds import derive
+from ..data import AugmentConfig
 from ..errors import ConfigError
+
+
+def augmenter(augment, seed=0):
+    """``fn(epoch) -> callable(x) -> x'`` for :class:`GlobalBatches` from ``augment`` (True, an
+    :class:`~tf_featuretest.data.AugmentConfig`, or None/False for none).
+
+    Epoch ``e`` gets fresh Keras augmentation layers seeded ``derive(seed, e)``, applied to each
+    global batch in order: every process draws the same augmentation for the same batch.
+    """
+    if not augment:
+        return None
+    cfg = AugmentConfig() if augment is True else augment
+    if not isinstance(cfg, AugmentConfig):
+        raise ConfigError(f"augment must be True, False or an AugmentConfig, got {augment!r}")
+
+    def for_epoch(epoch):
+        layers = cfg.layers(derive(seed, epoch))
+
+        def apply(x):
+            for layer in layers:
+                x = layer(x, training=True)
+            return x
+
+        return apply
+
+    return for_epoch
 
 
 def replica_rows(batch_rows, replica, num_replicas):
