@@ -172,16 +172,19 @@ def test_motion_blur_is_imagemagick_at_some_angle_in_the_reference_range(preset,
     radius, sigma = TABLE[preset]["motion_blur"][level - 1]
     got = corrupt(x, "motion_blur", level, preset=preset, seed=level).numpy()
     taps = kernels.magick_taps(radius, sigma)
-
-    def best(grid, n):
-        cands = kernels.magick_motion_blur(np.repeat(x[n:n + 1], len(grid), 0), taps, grid).numpy()
-        err = np.abs(cands - got[n]).mean(axis=(1, 2, 3))
-        return grid[np.argmin(err)], err.min()
-
+    # ImageMagick rounds each tap's offset to whole pixels: the pattern changes only where i cos(a) - 0.5 or
+    # i sin(a) - 0.5 crosses an integer. One angle between each pair of such breakpoints covers every pattern.
+    width = len(taps)
+    cuts = [-45.0, 45.0]
+    for i in range(1, width):
+        v = (np.arange(-i - 1, i + 1) + 0.5) / i
+        v = v[np.abs(v) <= 1]
+        cuts += list(np.degrees(np.arcsin(v))) + list(np.degrees(np.arccos(v))) + list(-np.degrees(np.arccos(v)))
+    cuts = np.unique(np.clip(cuts, -45, 45))
+    grid = (cuts[1:] + cuts[:-1]) / 2
     for n in range(len(x)):
-        a, _ = best(np.linspace(-45, 45, 181), n)
-        _, err = best(np.clip(np.linspace(a - 1, a + 1, 2001), -45, 45), n)
-        assert err < 1e-5
+        cands = kernels.magick_motion_blur(np.repeat(x[n:n + 1], len(grid), 0), taps, grid).numpy()
+        assert np.abs(cands - got[n]).mean(axis=(1, 2, 3)).min() < 1e-5
 
 
 def test_preset_rule_and_bad_arguments():

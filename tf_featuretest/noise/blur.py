@@ -155,7 +155,4 @@ def glass_blur_level(x, c, seed):
 def zoom_blur_level(x, c, seed):
     """The reference's ``zoom_blur``: ``(x + sum_z clipped_zoom(x, z)) / (len(c) + 1)``."""
     del seed
-    out = x
-    for z in c:
-        out = out + kernels.clipped_zoom(x, float(z))
-    return out / (len(c) + 1)
+    return (x + kernels.zoom_sum(x, c)) / (len(c) + 1)

@@ -30,21 +30,23 @@ MODES = ("nearest", "reflect", "mirror", "wrap")
 
 
 def index_map(idx, length: int, mode: str):
-    """Indices (int tensor or array) outside ``[0, length)`` mapped inside by scipy's boundary ``mode``."""
-    idx = tf.convert_to_tensor(idx)
+    """Indices outside ``[0, length)`` mapped inside by scipy's boundary ``mode`` (NumPy in, NumPy out)."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    static = isinstance(idx, (np.ndarray, int, np.integer))
+    xp_mod, xp_where, xp_clip = ((np.mod, np.where, np.clip) if static else
+                                 (tf.math.floormod, tf.where, tf.clip_by_value))
     if mode == "nearest":
-        return tf.clip_by_value(idx, 0, length - 1)
+        return xp_clip(idx, 0, length - 1)
     if mode == "wrap":
-        return tf.math.floormod(idx, length)
+        return xp_mod(idx, length)
     if mode == "reflect":
-        m = tf.math.floormod(idx, 2 * length)
-        return tf.where(m < length, m, 2 * length - 1 - m)
-    if mode == "mirror":
-        if length == 1:
-            return tf.zeros_like(idx)
-        m = tf.math.floormod(idx, 2 * length - 2)
-        return tf.where(m < length, m, 2 * length - 2 - m)
-    raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        m = xp_mod(idx, 2 * length)
+        return xp_where(m < length, m, 2 * length - 1 - m)
+    if length == 1:
+        return idx * 0
+    m = xp_mod(idx, 2 * length - 2)
+    return xp_where(m < length, m, 2 * length - 2 - m)
 
 
 def gaussian_weights(sigma: float, truncate: float = 4.0) -> np.ndarray:
@@ -60,7 +62,7 @@ def filter_matrix(length: int, weights, mode: str) -> np.ndarray:
     weights = np.asarray(weights, np.float64)
     r = len(weights) // 2
     rows = np.arange(length)[:, None] + np.arange(-r, r + 1)[None, :]
-    cols = index_map(rows, length, mode).numpy()
+    cols = index_map(rows, length, mode)
     m = np.zeros((length, length))
     np.add.at(m, (np.repeat(np.arange(length), 2 * r + 1), cols.ravel()), np.tile(weights, length))
     return m.astype(np.float32)
@@ -93,8 +95,8 @@ def pad_image(x, top: int, left: int, *, mode: str = "mirror", bottom=None, righ
     h, w = int(x.shape[1]), int(x.shape[2])
     bottom = top if bottom is None else bottom
     right = left if right is None else right
-    ri = index_map(tf.range(-top, h + bottom), h, mode)
-    ci = index_map(tf.range(-left, w + right), w, mode)
+    ri = index_map(np.arange(-top, h + bottom), h, mode)
+    ci = index_map(np.arange(-left, w + right), w, mode)
     return tf.gather(tf.gather(x, ri, axis=1), ci, axis=2)
 
 
@@ -152,11 +154,13 @@ def magick_motion_blur(x, weights, angle_deg):
     flat = tf.reshape(x, [n, h * w, c])
     rr = tf.range(h)[None, :, None]
     cc = tf.range(w)[None, None, :]
-    out = tf.zeros_like(flat)
-    for t in range(k):
+
+    def tap(t, out):  # one traced step for every tap (a graph of constant size whatever the radius)
         rows = tf.clip_by_value(rr + oy[:, t, None, None], 0, h - 1)
         cols = tf.clip_by_value(cc + ox[:, t, None, None], 0, w - 1)
-        out += weights[t] * tf.gather(flat, tf.reshape(rows * w + cols, [n, h * w]), batch_dims=1)
+        return t + 1, out + weights[t] * tf.gather(flat, tf.reshape(rows * w + cols, [n, h * w]), batch_dims=1)
+
+    _, out = tf.while_loop(lambda t, out: t < k, tap, (tf.constant(0), tf.zeros_like(flat)))
     return tf.reshape(out, [n, h, w, c])
 
 
@@ -202,13 +206,25 @@ def zoom_taps(length: int, z: float):
 
 def clipped_zoom(x, z: float):
     """The reference's ``clipped_zoom(x, z)`` of ``[N, H, W, C]`` (rows and columns zoomed alike)."""
+    return zoom_sum(x, [z])
+
+
+def zoom_sum(x, factors):
+    """``sum_z clipped_zoom(x, z)`` over ``factors`` (one traced loop step per factor)."""
     h, w = int(x.shape[1]), int(x.shape[2])
-    a, b, f = zoom_taps(h, z)
-    f = tf.constant(f.reshape(1, h, 1, 1), x.dtype)
-    x = tf.gather(x, a, axis=1) * (1 - f) + tf.gather(x, b, axis=1) * f
-    a, b, f = zoom_taps(w, z)
-    f = tf.constant(f.reshape(1, 1, w, 1), x.dtype)
-    return tf.gather(x, a, axis=2) * (1 - f) + tf.gather(x, b, axis=2) * f
+    rows = [zoom_taps(h, float(z)) for z in factors]
+    cols = [zoom_taps(w, float(z)) for z in factors]
+    ra, rb, rf = (tf.constant(np.stack([r[i] for r in rows])) for i in range(3))
+    ca, cb, cf = (tf.constant(np.stack([q[i] for q in cols])) for i in range(3))
+
+    def step(i, out):
+        f = tf.reshape(rf[i], [1, h, 1, 1])
+        y = tf.gather(x, ra[i], axis=1) * (1 - f) + tf.gather(x, rb[i], axis=1) * f
+        f = tf.reshape(cf[i], [1, 1, w, 1])
+        return i + 1, out + tf.gather(y, ca[i], axis=2) * (1 - f) + tf.gather(y, cb[i], axis=2) * f
+
+    _, out = tf.while_loop(lambda i, out: i < len(factors), step, (tf.constant(0), tf.zeros_like(x)))
+    return out
 
 
 def rgb_to_gray(x):

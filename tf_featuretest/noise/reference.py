@@ -128,20 +128,20 @@ def level_scaled(name: str):
     def core(x, s, seed):
         preset = choose_preset("auto", x.shape[1], x.shape[2])
         fns = [None] + [level_function(name, k, preset) for k in range(1, 6)]
+
+        def level(k):
+            return x if k == 0 else tf.clip_by_value(fns[k](x, seed=seed), 0.0, 1.0)
+
+        static = tf.get_static_value(s)
+        if static is not None:  # a known severity: only the one or two levels it needs
+            pos = 5.0 * float(static)
+            k = min(int(pos), 5)
+            t = pos - k
+            return level(k) if t <= 1e-7 else (1 - t) * level(k) + t * level(k + 1)
         pos = 5.0 * s
         k = tf.minimum(tf.cast(tf.floor(pos), tf.int32), 4)
         t = pos - tf.cast(k, tf.float32)
-
-        def branch(k):
-            def lo():
-                return x if k == 0 else tf.clip_by_value(fns[k](x, seed=seed), 0.0, 1.0)
-
-            def hi():
-                return tf.clip_by_value(fns[k + 1](x, seed=seed), 0.0, 1.0)
-
-            return lambda: tf.cond(t <= 0, lo, lambda: tf.cond(t >= 1, hi, lambda: (1 - t) * lo() + t * hi()))
-
-        return tf.switch_case(k, [branch(i) for i in range(5)])
+        return tf.switch_case(k, [lambda k=k_: (1 - t) * level(k) + t * level(k + 1) for k_ in range(5)])
 
     core.__name__ = name
     core.__qualname__ = name

@@ -78,10 +78,13 @@ def chamfer_distance(zero, steps=20):
     moves += [(dr, dc, 1.4) for dr in (1, -1) for dc in (1, -1)]
     moves += [(dr, dc, 2.1969) for dr, dc in ((1, 2), (2, 1), (-1, 2), (-2, 1), (1, -2), (2, -1), (-1, -2), (-2, -1))]
     h, w = int(zero.shape[1]), int(zero.shape[2])
-    for _ in range(steps):
+
+    def step(i, d):
         p = tf.pad(d, [[0, 0], [2, 2], [2, 2]], constant_values=1e6)
-        d = tf.minimum(d, tf.reduce_min(tf.stack([p[:, 2 + a:2 + a + h, 2 + b:2 + b + w] + c for a, b, c in moves]), 0))
-    return d
+        return i + 1, tf.minimum(d, tf.reduce_min(tf.stack([p[:, 2 + a:2 + a + h, 2 + b:2 + b + w] + c
+                                                            for a, b, c in moves]), 0))
+
+    return tf.while_loop(lambda i, d: i < steps, step, (tf.constant(0), d))[1]
 
 
 def equalize_hist(img):
