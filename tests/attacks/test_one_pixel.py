@@ -43,9 +43,29 @@ def test_one_pixel_on_digits_changes_at_most_k_pixels_and_is_reproducible(digits
     assert ((np.abs(a.images - x).reshape(3, -1) > 0).sum(1) <= 3).all()
     assert a.images.min() >= 0 and a.images.max() <= 1
     pred = digits_cnn.predict(a.images, verbose=0).argmax(1)
-    np.testing.assert_array_equal(pred != y, a.success)
+    clean = digits_cnn.predict(x, verbose=0).argmax(1)
+    np.testing.assert_array_equal((pred != y) & (clean == y), a.success)
     adv = one_pixel(digits_cnn, tf.constant(x), tf.constant(y), pixels=3.0, popsize=24, generations=3, seed=1)
     np.testing.assert_array_equal(adv.numpy(), a.images)
+
+
+def test_an_image_misclassified_before_the_attack_is_no_success(bright_pixel_model):
+    """Image 0 already has a bright pixel (the model says 1, its label is 0): it counts as attacked, not fooled."""
+    x = np.full((3, 8, 8, 1), 0.2, np.float32)
+    x[0, 3, 4, 0] = 0.9
+    y = np.zeros(3, np.int64)
+    res = one_pixel_attack(bright_pixel_model, x, y, popsize=20, generations=10, seed=0)
+    assert res.predicted[0] == 1 and res.clean_predicted.tolist() == [1, 0, 0]
+    assert res.success.tolist() == [False, True, True]
+    assert res.already_wrong.tolist() == [True, False, False]
+    d = res.to_dict()
+    assert (d["num_images"], d["num_already_wrong"], d["num_eligible"]) == (3, 1, 2)
+    assert d["success_rate"] == 1.0  # 2 of the 2 images it could fool; the old count said 3 of 3
+    targeted = one_pixel_attack(bright_pixel_model, x, y, popsize=20, generations=10, target=1, seed=0)
+    assert targeted.success.all() and targeted.to_dict()["num_eligible"] == 3  # target reached, label != target
+    labelled_target = one_pixel_attack(bright_pixel_model, x, np.ones(3, np.int64), popsize=20, generations=2,
+                                       target=1, seed=0)
+    assert not labelled_target.success.any() and np.isnan(labelled_target.success_rate)
 
 
 def test_one_pixel_bad_arguments(bright_pixel_model):

@@ -48,8 +48,13 @@ class OnePixelResult:
             image: the candidate that came closest).
         pixels: changed pixels ``[N, k, 2]`` as ``(row, col)``.
         values: their new values ``[N, k, C]``.
-        success: ``[N]`` whether the image is misclassified (or hits the target).
+        success: ``[N]`` a real flip: untargeted, the model classified the clean image correctly and the
+            returned one wrongly; targeted, the returned image gets the target (images whose label is
+            the target are not counted as successes).
         predicted: ``[N]`` the class the model gives the returned image.
+        clean_predicted: ``[N]`` the class the model gives the clean image.
+        eligible: ``[N]`` images a success was possible for (clean-correct; targeted: label != target).
+        labels: ``[N]`` the true labels.
         generations: ``[N]`` generations run before success or giving up.
         target: the target class(es), or None.
     """
@@ -61,18 +66,35 @@ class OnePixelResult:
     predicted: np.ndarray
     generations: np.ndarray
     target: object = None
+    clean_predicted: np.ndarray | None = None
+    eligible: np.ndarray | None = None
+    labels: np.ndarray | None = None
+
+    @property
+    def already_wrong(self) -> np.ndarray:
+        """``[N]`` images the model misclassified before the attack."""
+        if self.clean_predicted is None or self.labels is None:
+            return np.zeros(len(self.success), bool)
+        return self.clean_predicted != self.labels
 
     @property
     def success_rate(self) -> float:
-        return float(np.mean(self.success)) if len(self.success) else float("nan")
+        """Successes among the images a success was possible for (clean-correct; targeted: label != target)."""
+        ok = np.ones(len(self.success), bool) if self.eligible is None else self.eligible
+        return float(np.mean(self.success[ok])) if ok.any() else float("nan")
 
     def to_dict(self) -> dict:
         tgt = None if self.target is None else np.asarray(self.target).tolist()
-        return {"num_images": int(len(self.success)), "success_rate": self.success_rate,
+        eligible = np.ones(len(self.success), bool) if self.eligible is None else self.eligible
+        return {"num_images": int(len(self.success)), "num_already_wrong": int(self.already_wrong.sum()),
+                "num_eligible": int(eligible.sum()), "success_rate": self.success_rate,
                 "success": self.success.tolist(), "predicted": self.predicted.tolist(),
                 "pixels": self.pixels.tolist(), "values": np.round(self.values, 6).tolist(),
                 "generations": self.generations.tolist(), "mean_generations": float(np.mean(self.generations)),
-                "target": tgt}
+                "target": tgt, "clean_predicted": None if self.clean_predicted is None else self.clean_predicted.tolist(),
+                "definition": "success = classified correctly before and wrongly after (untargeted), or given the "
+                              "target after (targeted; images labelled with the target excluded); success_rate = "
+                              "successes / num_eligible"}
 
 
 def _score(logits, use, targeted):
@@ -333,13 +355,16 @@ def one_pixel_attack(model, x, y, *, pixels=1, popsize=400, generations=100, tar
     for i in range(n):
         for j in range(k):
             images[i, rows[i, j], cols[i, j]] = best[i, j, 2:]
-    predicted, success = ys.copy(), np.zeros(n, bool)
+    predicted, clean, success = ys.copy(), ys.copy(), np.zeros(n, bool)
+    eligible = np.where(targeted, ys != use, True)
     if n:  # the verdict comes from the whole model on the returned images, whatever evaluated the search
-        logits = lm(tf.constant(images), training=False)
-        predicted = tf.argmax(logits, -1).numpy().astype(ys.dtype)
-        success = np.where(targeted, predicted == use, predicted != ys)
+        predicted = tf.argmax(lm(tf.constant(images), training=False), -1).numpy().astype(ys.dtype)
+        clean = tf.argmax(lm(tf.constant(xs), training=False), -1).numpy().astype(ys.dtype)
+        eligible = np.where(targeted, ys != use, clean == ys)
+        success = eligible & np.where(targeted, predicted == use, predicted != ys)
     return OnePixelResult(images=images, pixels=np.stack([rows, cols], -1), values=best[..., 2:], success=success,
-                          predicted=predicted, generations=gens, target=None if target is None else t)
+                          predicted=predicted, generations=gens, target=None if target is None else t,
+                          clean_predicted=clean, eligible=eligible, labels=ys)
 
 
 def one_pixel(model, x, y, *, pixels=1, popsize=400, generations=100, target=None, seed=None, images_per_pass=None):
