@@ -55,8 +55,12 @@ def section(r: dict, figures, *, classifiers, pgd_steps: int, targeted_eps: floa
     parts.append(f"Targeted PGD at eps {targeted_eps:g} made it output the chosen wrong class for "
                  f"{share(targeted, tgt_n, 'image')}.")
     parts += [f"{row[0]}: {pct(row[3])} (FGSM) and {pct(row[4])} (PGD) from {pct(row[1])}." for row in table[1:]]
+    wrong = op.get("num_already_wrong", 0)
     parts.append(f"Changing a single pixel made {op['classifier']} misclassify "
-                 f"{share(op['success_rate'], op['num_images'], 'image')} given to the one-pixel attack.")
+                 f"{share(op['success_rate'], op.get('num_eligible', op['num_images']), 'image')} it classified "
+                 f"correctly before the one-pixel attack"
+                 + (f" ({wrong} of the {op['num_images']} attacked images were misclassified already and are not "
+                    f"counted)." if wrong else "."))
     parts.append(f"Gradient ascent from noise produced images {fool['classifier']} assigns to the wanted class with at "
                  f"least {fool['threshold']:.0%} confidence for {share(fool['success_rate'], fool['num_images'], 'class')}.")
     parts.append(f"Attacked: {coverage}.")
