@@ -136,8 +136,16 @@ def test_noise_cli(digits_cnn, tmp_path):
     d = json.loads((out / "noise.json").read_text())
     assert [t["name"] for t in d["thresholds"]] == ["rotation", "gaussian"] and d["baseline"]["model"] == "cnn"
     assert {p.name for p in out.glob("*.png")} == {"noise_accuracy.png", "noise_grid.png", "noise_thresholds.png"}
-    bad = runner.invoke(cli, ["noise", "--model", path, "--noises", "fog", "--out", str(out)])
-    assert bad.exit_code == 2 and "fog" in bad.output
+    table = tmp_path / "preset"
+    res = runner.invoke(cli, ["noise", "--model", path, "--preset", "cifar10-c", "--noises", "gaussian_noise,fog,patches",
+                              "--max-examples", "30", "--baseline", path, "--out", str(table), "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert "mCE 100.0%" in res.output and "2 of the 15 benchmark corruptions" in res.output  # fog, gaussian
+    d = json.loads((table / "noise.json").read_text())["preset"]
+    assert [r["name"] for r in d["rows"]] == ["gaussian_noise", "fog"] and d["benchmark_count"] == 2
+    assert "not comparable" in res.output
+    bad = runner.invoke(cli, ["noise", "--model", path, "--noises", "hail", "--out", str(out)])
+    assert bad.exit_code == 2 and "hail" in bad.output
 
 
 def test_with_baseline_equals_analysing_the_baseline_again(digits_cnn, digits):

@@ -19,8 +19,19 @@ import numpy as np
 
 from .._util.io import nan_to_none
 from ..errors import ConfigError
-from ..noise import noise_transform, parse_noises
-from .sweep import SweepResult, sweep
+from ..noise import (
+    BENCHMARK,
+    EXTRA,
+    FROST_MISSING,
+    available,
+    check_preset,
+    choose_preset,
+    noise_transform,
+    parse_noises,
+    preset_transform,
+    reference_name,
+)
+from .sweep import SweepResult, as_batches, sweep
 from .thresholds import DEFAULT_SEVERITIES, Scorer, failure_threshold
 
 
@@ -224,3 +235,165 @@ def with_baseline(result: NoiseRobustnessResult, baseline: NoiseRobustnessResult
         relative_mean_corruption_error=float(np.mean([r.relative_corruption_error for r in ranking])),
         baseline_name=baseline.model_name, baseline_clean_accuracy=baseline.clean_accuracy,
         baseline_sweeps=baseline.sweeps, baseline_thresholds=baseline.thresholds)
+
+
+@dataclass(frozen=True)
+class PresetRow:
+    """One reference corruption at the preset's five levels: errors, and CE against a baseline if one is given."""
+
+    name: str
+    errors: tuple
+    mean_error: float
+    ce: float | None = None
+    relative_ce: float | None = None
+    baseline_errors: tuple = ()
+
+    def to_dict(self) -> dict:
+        return {k: nan_to_none(v) if not isinstance(v, tuple) else list(v) for k, v in dataclasses.asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class PresetResult:
+    """The ImageNet-C / CIFAR-10-C table (Hendrycks & Dietterich, 2019) of one classifier.
+
+    ``CE_c = sum_s E_s,c / sum_s E^base_s,c`` and relative ``CE_c = sum_s (E_s,c - E_clean) / sum_s
+    (E^base_s,c - E^base_clean)`` over the levels ``s = 1..5``; ``mce`` / ``relative_mce`` average them
+    over the benchmark corruptions evaluated (all 15 only when ``benchmark_count == 15``). Without a
+    baseline only the errors are known (``ce`` None).
+    """
+
+    model_name: str
+    preset: str
+    clean_error: float
+    rows: tuple
+    mean_error: float
+    benchmark_count: int
+    mce: float | None = None
+    relative_mce: float | None = None
+    baseline_name: str | None = None
+    baseline_clean_error: float | None = None
+    skipped: tuple = ()
+    sweeps: tuple = ()
+
+    def to_dict(self) -> dict:
+        return {"model": self.model_name, "preset": self.preset, "clean_error": self.clean_error,
+                "mean_error": self.mean_error, "benchmark_count": self.benchmark_count, "mce": nan_to_none(self.mce),
+                "relative_mce": nan_to_none(self.relative_mce), "baseline": self.baseline_name,
+                "baseline_clean_error": self.baseline_clean_error, "rows": [r.to_dict() for r in self.rows],
+                "skipped": [{"name": n, "reason": why} for n, why in self.skipped],
+                "sweeps": [s.to_dict() for s in self.sweeps]}
+
+    def table(self) -> str:
+        """The standard table: error at each level, mean error, CE and relative CE (in %), then the means."""
+        def p(v):
+            return f"{'-':>7}" if nan_to_none(v) is None else f"{100 * v:>7.1f}"
+
+        base = f", CE relative to {self.baseline_name}" if self.baseline_name else " (no baseline: no CE)"
+        lines = [f"{self.model_name} on {self.preset}: clean error {100 * self.clean_error:.1f}%{base}",
+                 f"{'corruption':<18}" + "".join(f"{'E' + str(k):>7}" for k in range(1, 6))
+                 + f"{'mean E':>8}{'CE':>7}{'rel CE':>8}"]
+        for r in self.rows:
+            lines.append(f"{r.name:<18}" + "".join(p(e) for e in r.errors) + f" {p(r.mean_error)}{p(r.ce)} {p(r.relative_ce)}")
+        scope = ("the 15 benchmark corruptions" if self.benchmark_count == 15 else
+                 f"{self.benchmark_count} of the 15 benchmark corruptions (not comparable with published mCE)")
+        lines.append(f"mean error {p(self.mean_error).strip()}%; mCE {p(self.mce).strip()}%, relative mCE "
+                     f"{p(self.relative_mce).strip()}% over {scope}")
+        lines += [f"skipped {n}: {why}" for n, why in self.skipped]
+        return "\n".join(lines)
+
+
+def _preset_rows(sweeps, baseline_sweeps=None):
+    rows = []
+    for i, s in enumerate(sweeps):
+        err = tuple(1.0 - a for a in s.accuracy)
+        ce = rce = None
+        berr = ()
+        if baseline_sweeps:
+            b = baseline_sweeps[i]
+            berr = tuple(1.0 - a for a in b.accuracy)
+            ce = sum(err) / sum(berr) if sum(berr) > 0 else float("nan")
+            inc = sum(berr) - 5 * (1.0 - b.clean_accuracy)
+            rce = (sum(err) - 5 * (1.0 - s.clean_accuracy)) / inc if inc > 0 else float("nan")
+        rows.append(PresetRow(name=s.name, errors=err, mean_error=float(np.mean(err)), ce=ce, relative_ce=rce,
+                              baseline_errors=berr))
+    return tuple(rows)
+
+
+def _preset_result(model_name, preset, sweeps, skipped, baseline_name=None, baseline_sweeps=None):
+    rows = _preset_rows(sweeps, baseline_sweeps)
+    bench = [r for r in rows if r.name in BENCHMARK]
+    mce = rmce = None
+    if baseline_sweeps and bench:
+        mce = float(np.mean([r.ce for r in bench]))
+        rmce = float(np.mean([r.relative_ce for r in bench]))
+    return PresetResult(model_name=model_name, preset=preset, clean_error=1.0 - sweeps[0].clean_accuracy, rows=rows,
+                        mean_error=float(np.mean([r.mean_error for r in bench or rows])), benchmark_count=len(bench),
+                        mce=mce, relative_mce=rmce, baseline_name=baseline_name,
+                        baseline_clean_error=None if not baseline_sweeps else 1.0 - baseline_sweeps[0].clean_accuracy,
+                        skipped=tuple(skipped), sweeps=tuple(sweeps))
+
+
+def preset_corruptions(noises=None) -> tuple:
+    """``(names, skipped)``: the reference corruptions to evaluate (from ``noises`` or all 19) and those left out.
+
+    ``noises`` (a list or comma-separated string, either naming) may hold noises without a reference
+    counterpart (left out) but no unknown name; frost without its pictures is skipped with the reason.
+    """
+    known = BENCHMARK + EXTRA
+    if noises is None:
+        wanted = known
+    else:
+        if isinstance(noises, str):
+            noises = [n.strip() for n in noises.split(",") if n.strip()]
+        wanted = []
+        for n in noises:
+            if reference_name(n) in known:
+                wanted.append(reference_name(n))
+            else:
+                parse_noises([n])  # an unknown name is an error; a noise of this package only is left out
+        wanted = tuple(dict.fromkeys(wanted))
+    return (tuple(n for n in wanted if available(n)),
+            tuple((n, FROST_MISSING) for n in wanted if not available(n)))
+
+
+def preset_robustness(model, data, noises=None, *, preset="auto", baseline=None, seed=0, batch_size=128,
+                      max_examples=None, model_name="model", baseline_name="baseline", progress=None) -> PresetResult:
+    """Error at the reference's five levels of each ImageNet-C / CIFAR-10-C corruption, CE and mCE vs a baseline.
+
+    Args:
+        model: a classifier returning logits; ``data`` a dataset of ``(x, y)`` batches or an array pair.
+        noises: the corruptions (either naming); default the 15 benchmark ones and the 4 extra.
+        preset: ``"imagenet-c"``, ``"cifar10-c"`` or ``"auto"`` (CIFAR-10-C up to a 64-px side).
+        baseline: a classifier to normalise by (the paper uses AlexNet); without one there is no CE.
+
+    Example:
+        >>> print(preset_robustness(cnn, (x, y), baseline=other).table())  # doctest: +SKIP
+    """
+    check_preset(preset)
+    names, skipped = preset_corruptions(noises)
+    if not names:
+        raise ConfigError(f"no ImageNet-C corruption among the noises {noises!r}")
+    first = as_batches(data, batch_size, max_examples)
+    chosen = choose_preset(preset, *first[0][0].shape[1:3])
+
+    def run(m, who):
+        out = []
+        for i, name in enumerate(names):
+            out.append(sweep(m, data, preset_transform(name, chosen), "level", (1, 2, 3, 4, 5), name=name, seed=seed,
+                             batch_size=batch_size, max_examples=max_examples))
+            if progress:
+                progress(who, i + 1, len(names))
+        return out
+
+    sweeps = run(model, "model")
+    bsweeps = run(baseline, "baseline") if baseline is not None else None
+    return _preset_result(model_name, chosen, sweeps, skipped, baseline_name if baseline is not None else None, bsweeps)
+
+
+def preset_with_baseline(result: PresetResult, baseline: PresetResult) -> PresetResult:
+    """``result`` with CE and mCE relative to an already evaluated ``baseline`` (same preset and corruptions)."""
+    if [s.name for s in baseline.sweeps] != [s.name for s in result.sweeps] or baseline.preset != result.preset:
+        raise ConfigError(f"baseline {baseline.model_name!r} was evaluated on other corruptions or another preset "
+                          f"than {result.model_name!r}")
+    return _preset_result(result.model_name, result.preset, result.sweeps, result.skipped, baseline.model_name,
+                          baseline.sweeps)

@@ -9,21 +9,37 @@ from ..noise import get_noise
 from .style import color, image_grid_axes, new_figure, save, show_image
 
 
-def plot_accuracy_curves(result, path: str, title=None) -> str:
-    """Accuracy vs severity, one line per noise; a baseline's curves dashed in the same colour."""
-    fig, ax = new_figure(7.5, 4.8)
-    for i, s in enumerate(result.sweeps):
-        ax.plot(s.values, s.accuracy, marker="o", ms=3, color=color(i), label=s.name)
-    for i, s in enumerate(result.baseline_sweeps):
-        ax.plot(s.values, s.accuracy, ls="--", color=color(i), alpha=0.7)
-    if result.baseline_sweeps:
-        ax.plot([], [], ls="--", color="grey", label=f"{result.baseline_name} (dashed)")
-    ax.axhline(result.thresholds[0].level, color="grey", lw=0.8, ls=":", label="failure criterion")
-    ax.set_xlabel("severity")
-    ax.set_ylabel("accuracy")
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_title(title or f"{result.model_name}: accuracy under noise")
-    ax.legend(fontsize=7, ncol=2, loc="lower left")
+def plot_accuracy_curves(result, path: str, title=None, *, ncols=5) -> str:
+    """Accuracy vs severity in small multiples: one panel per noise, the model solid and a baseline dashed.
+
+    One panel per noise keeps every curve readable however many noises there are (a single panel with
+    one line per noise and model overlays dozens of lines); the legend sits above the panels.
+    """
+    sweeps, base = list(result.sweeps), {s.name: s for s in result.baseline_sweeps}
+    ncols = max(1, min(ncols, len(sweeps)))
+    nrows = int(np.ceil(len(sweeps) / ncols))
+    fig, axes = new_figure(2.1 * ncols, 1.55 * nrows + 0.9, nrows=nrows, ncols=ncols, sharex=True, sharey=True,
+                           squeeze=False)
+    level = result.thresholds[0].level
+    for i, ax in enumerate(axes.ravel()):
+        if i >= len(sweeps):
+            ax.set_visible(False)
+            continue
+        s = sweeps[i]
+        ax.plot(s.values, s.accuracy, marker="o", ms=2.5, color=color(0), label=result.model_name)
+        if s.name in base:
+            ax.plot(base[s.name].values, base[s.name].accuracy, ls="--", color=color(1), label=result.baseline_name)
+        ax.axhline(level, color="grey", lw=0.8, ls=":", label="failure criterion")
+        ax.set_title(s.name, fontsize=8)
+        ax.set_ylim(-0.02, 1.02)
+        ax.tick_params(labelsize=7)
+    for ax in axes[-1]:
+        ax.set_xlabel("severity", fontsize=8)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("accuracy", fontsize=8)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside upper center", ncol=len(labels), fontsize=8, frameon=False)
+    fig.suptitle(title or f"{result.model_name}: accuracy under noise", fontsize=10)
     return save(fig, path)
 
 
@@ -65,7 +81,7 @@ def plot_thresholds(result, path: str, title=None) -> str:
     ax.set_xlim(0, 1.05)
     ax.set_xlabel(f"failure threshold (severity; hatched = not reached by 1); criterion {result.criterion}")
     ax.set_title(title or "failure threshold per noise (lower = more disruptive)")
-    ax.legend(fontsize=8, loc="lower right")
+    fig.legend(loc="outside upper center", ncol=len(series), fontsize=8, frameon=False)
     return save(fig, path)
 
 

@@ -1,18 +1,37 @@
-"""The noise stage: every noise swept over severities, failure thresholds, ranking, corruption errors."""
+"""The noise stage: every noise swept over severities, failure thresholds, ranking, corruption errors, mCE table."""
 from __future__ import annotations
 
 import os
 
 import numpy as np
 
-from ...evaluation.robustness import noise_robustness, with_baseline
+from ...evaluation.robustness import noise_robustness, preset_robustness, preset_with_baseline, with_baseline
 from ...noise import NOISES
 from ...report.noise_plots import write_noise_plots
 from ...report.sections import noise as writer
 
-CAPTIONS = (("accuracy_vs_severity", "Accuracy against severity, one line per noise"),
+CAPTIONS = (("accuracy_vs_severity", "Accuracy against severity, one panel per noise"),
             ("thresholds", "Failure threshold per noise (severity where accuracy halves), with 95% CI"),
             ("severity_grid", "One test image under each noise at increasing severity"))
+
+
+def _presets(ctx, n, x, y, order):
+    """The ImageNet-C / CIFAR-10-C table per classifier (the baseline evaluated once), or None when switched off."""
+    if n.preset == "none":
+        return None
+    raw = {}
+    for name in order:
+        bar = ctx.progress_bar(f"      {n.preset} levels on {name}")
+        raw[name] = preset_robustness(ctx.models[name], (x, y), n.noises, preset=n.preset, seed=ctx.config.seed,
+                                      model_name=name, progress=None if bar is None else
+                                      (lambda who, done, total, bar=bar: bar(done, total)))
+    out = {}
+    for name in ctx.models:
+        res = raw[name]
+        if n.baseline and name != n.baseline:
+            res = preset_with_baseline(res, raw[n.baseline])
+        out[name] = res.to_dict()
+    return {"preset": raw[order[0]].preset, "classifiers": out}
 
 
 def run(ctx):
@@ -41,5 +60,8 @@ def run(ctx):
                 continue
             figs.append((os.path.relpath(paths[key], ctx.report_dir), f"{caption}: {name}"))
     ctx.results["noise"] = {"classifiers": out, "subset": sub.to_dict()}
+    presets = _presets(ctx, n, x, y, order)
+    if presets is not None:
+        ctx.results["noise"]["preset"] = presets
     ctx.sections.append(writer.section(ctx.results["noise"], figs, severities=len(severities), baseline=n.baseline,
                                        coverage=sub.coverage()))
