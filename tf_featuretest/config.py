@@ -121,6 +121,9 @@ class NoiseConfig:
     severities: int = key(11, "severities swept from 0 to 1", lambda v, k: checks.integer(v, k, minimum=2))
     max_examples: int = key(256, "test images per sweep", _positive)
     baseline: str | None = key(None, "a classifier name: corruption errors are relative to it")
+    preset: str = key("auto", "the ImageNet-C / CIFAR-10-C mean corruption error table at the reference's levels 1-5: "
+                      "auto (CIFAR-10-C for a shorter image side up to 64 px, else ImageNet-C), imagenet-c, "
+                      "cifar10-c or none", _in("auto", "imagenet-c", "cifar10-c", "none"))
 
 
 @dataclass(frozen=True)
