@@ -125,11 +125,14 @@ def attack(model_path, data, image_size, batch_size, data_dir, split, attack_nam
 @click.option("--max-examples", default=None, type=click.IntRange(min=1), help="Use only the first test images.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", default="runs/noise", show_default=True, help="Folder for noise.json and the PNG plots.")
+@click.option("--preset", default=None, type=click.Choice(["auto", "imagenet-c", "cifar10-c"]),
+              help="Instead of the severity sweeps: the ImageNet-C / CIFAR-10-C table of corruption errors at the "
+                   "reference's levels 1-5 (mCE and relative mCE vs --baseline); auto = CIFAR-10-C up to a 64-px side.")
 @quiet_option
 @library_errors
 def noise(model_path, data, image_size, batch_size, data_dir, noises, baseline_path, severities, fraction,
-          abs_accuracy, tol, bootstrap, max_examples, seed, out, quiet):
-    """Noise robustness: failure threshold per noise, ranking, corruption error vs a baseline."""
+          abs_accuracy, tol, bootstrap, max_examples, seed, out, preset, quiet):
+    """Noise robustness: failure threshold per noise, ranking, corruption error vs a baseline (or --preset: mCE)."""
     import numpy as np
 
     from ..evaluation.robustness import noise_robustness
@@ -145,6 +148,19 @@ def noise(model_path, data, image_size, batch_size, data_dir, noises, baseline_p
         raise ConfigError(f"--baseline takes images {tuple(baseline.input_shape[1:])} but --model takes "
                           f"{tuple(model.input_shape[1:])}")
     te, info = open_data(data, "test", image_size=image_size, batch_size=batch_size, data_dir=data_dir, model=model)
+    if preset is not None:
+        from ..evaluation.robustness import preset_robustness
+
+        say(quiet, f"{preset} corruptions at levels 1-5 on {info.num_examples} test images ...")
+        table = preset_robustness(
+            model, te, noises, preset=preset, baseline=baseline, seed=seed, batch_size=batch_size,
+            max_examples=max_examples, model_name=os.path.splitext(os.path.basename(model_path))[0],
+            baseline_name=os.path.splitext(os.path.basename(baseline_path))[0] if baseline_path else "baseline",
+            progress=None if quiet else (lambda who, i, n: say(False, f"  {who}: {i}/{n} corruptions done")))
+        click.echo(table.table())
+        write_json(os.path.join(out, "noise.json"), {"preset": table.to_dict(), "data": info.to_dict()})
+        say(quiet, f"wrote {out}/noise.json")
+        return
     say(quiet, f"{len(names)} noises x {len(grid)} severities on {info.num_examples} test images ...")
     result = noise_robustness(
         model, te, names, baseline=baseline, severities=grid, fraction=fraction, accuracy=abs_accuracy, tol=tol,
