@@ -94,20 +94,29 @@ def test_mixing_attacks_the_first_rows_of_the_global_batch(digits_cnn, digits):
     assert empty.shape[0] == 0
 
 
-def test_resume_at_an_epoch_boundary_is_bit_identical(digits, tmp_path):
+def test_resume_mid_epoch_is_bit_identical(digits, tmp_path):
+    """A run resumed from a checkpoint taken inside an epoch (dropout on, PGD mixing) ends where an
+    uninterrupted run ends: weights, optimizer, data position, dropout seeds and history."""
+    import shutil
+
     (x, y), (xv, yv) = digits["train"], digits["validation"]
     data, val, adv = (x[:160], y[:160]), (xv[:64], yv[:64]), Adversarial("pgd", 0.1, 0.5, steps=2)
     kw = dict(strategy=make_strategy("default"), global_batch_size=48, adversarial=adv, patience=5, seed=2)
+    build = lambda: small_cnn(10, (32, 32, 1))  # noqa: E731  (with dropout)
     keras.utils.set_random_seed(0)
-    full, rf = fit_distributed(_cnn, data, val, epochs=3, work_dir=str(tmp_path / "a"), **kw)
-    keras.utils.set_random_seed(0)
-    fit_distributed(_cnn, data, val, epochs=1, work_dir=str(tmp_path / "b"), checkpoint_every=2, **kw)
+    full, rf = fit_distributed(build, data, val, epochs=2, work_dir=str(tmp_path / "a"), checkpoint_every=3, **kw)
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    ckpts = tmp_path / "b" / "checkpoints"
+    tf.compat.v1.train.update_checkpoint_state(str(ckpts), str(ckpts / "ckpt-6"))  # epoch 2, batch 2 of 4
     keras.utils.set_random_seed(5)  # another initialisation: the checkpoint must overwrite it
-    resumed, rr = fit_distributed(_cnn, data, val, epochs=3, work_dir=str(tmp_path / "b"), **kw)
-    assert rr.extra["resumed_from_step"] == 4 and rf.extra["resumed_from_step"] is None
+    resumed, rr = fit_distributed(build, data, val, epochs=2, work_dir=str(tmp_path / "b"), **kw)
+    assert rr.extra["resumed_from_step"] == 6 and rf.extra["resumed_from_step"] is None
     for a, b in zip(full.get_weights(), resumed.get_weights()):
         np.testing.assert_array_equal(a, b)
-    assert rr.history == rf.history and len(rr.history["loss"]) == 3
+    assert rr.history == rf.history and len(rr.history["loss"]) == 2
+    # a finished run resumes as finished
+    again, ra = fit_distributed(build, data, val, epochs=2, work_dir=str(tmp_path / "a"), **kw)
+    assert ra.history == rf.history and ra.extra["resumed_from_step"] == 8
 
 
 def test_bad_arguments():

@@ -21,24 +21,28 @@ def _weights(path):
     return [d[f"arr_{i}"] for i in range(len(d.files) - 1)], int(d["replicas"])
 
 
-@pytest.mark.parametrize("attack", ["none", "pgd"])
-def test_two_workers_hold_identical_weights_that_agree_with_one_process(tmp_path, attack):
+# No attack: 129 images, 3 steps, the last with one row (worker 0's slice is empty). PGD: one step of 64
+# images. Over several PGD steps the runs drift apart (1.6e-3 after 3 steps, measured): the all-reduce
+# sums in another order, a PGD sign step flips on the rounding, and Adam turns a tiny change of a
+# near-zero gradient into a full step of the learning rate (docs/distributed.md, "exact and not").
+@pytest.mark.parametrize("attack,n", [("none", 129), ("pgd", 64)])
+def test_two_workers_hold_identical_weights_that_agree_with_one_process(tmp_path, attack, n):
     script = [sys.executable, os.path.join(HERE, "worker_check.py"), str(tmp_path)]
     proc = subprocess.run(LAUNCH + ["-n", "2", "--hide-gpus", "--timeout", "240", "--"] + script +
-                          ["multiworker", attack], capture_output=True, text=True, timeout=300)
+                          ["multiworker", attack, str(n)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     (w0, r0), (w1, r1) = _weights(tmp_path / "weights_0.npz"), _weights(tmp_path / "weights_1.npz")
     assert r0 == r1 == 2
     for a, b in zip(w0, w1):
         np.testing.assert_array_equal(a, b)
     os.makedirs(tmp_path / "one")
-    one = subprocess.run(script[:2] + [str(tmp_path / "one"), "default", attack], capture_output=True, text=True,
+    one = subprocess.run(script[:2] + [str(tmp_path / "one"), "default", attack, str(n)], capture_output=True, text=True,
                          timeout=240, env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
     assert one.returncode == 0, one.stderr[-3000:]
     w, r = _weights(tmp_path / "one" / "weights_0.npz")
     assert r == 1
     assert max(float(np.abs(a - b).max()) for a, b in zip(w, w0)) < 1e-6
-    assert max(float(np.abs(a - b).max()) for a, b in zip(w, _initial())) > 1e-3  # training moved them
+    assert max(float(np.abs(a - b).max()) for a, b in zip(w, _initial())) > 5e-4  # training moved them (one Adam step: ~1e-3)
 
 
 def _initial():

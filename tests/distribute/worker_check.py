@@ -1,5 +1,6 @@
 """Run by test_multiworker.py, under the launcher (one process per worker) or alone (one process):
-the loop on 129 digits, each process's weights to <out>/weights_<worker index>.npz."""
+the loop on the first N digits (argv: out folder, strategy, attack, N), each process's weights to
+<out>/weights_<worker index>.npz."""
 import os
 import sys
 
@@ -14,11 +15,11 @@ import numpy as np  # noqa: E402
 from tf_featuretest.data import load_arrays  # noqa: E402
 from tf_featuretest.models.architectures import small_cnn  # noqa: E402
 
-out, attack = sys.argv[1], sys.argv[3]
+out, attack, n = sys.argv[1], sys.argv[3], int(sys.argv[4])
 x, y, _ = load_arrays("digits", "train")
 xv, yv, _ = load_arrays("digits", "validation")
 keras.utils.set_random_seed(0)
-model, res = fit_distributed(lambda: small_cnn(10, (32, 32, 1), dropout=0.0), (x[:129], y[:129]), (xv[:64], yv[:64]),
+model, res = fit_distributed(lambda: small_cnn(10, (32, 32, 1), dropout=0.0), (x[:n], y[:n]), (xv[:64], yv[:64]),
                              strategy=strategy, epochs=1, global_batch_size=64, seed=1,
                              adversarial=Adversarial.from_settings(attack, 0.1, 0.7, steps=3))
 np.savez(os.path.join(out, f"weights_{worker_info(strategy).index}.npz"), *model.get_weights(),

@@ -1,11 +1,12 @@
 """What a distributed training run checkpoints, so that a killed run resumes exactly where it was.
 
-The checkpoint holds the model and optimizer variables, the position in the data stream (epoch and
-batch), the global step (PGD's random starts are seeded by it), the running sums of the current
-epoch's metrics, the early-stopping state and best weights, and the history so far (as JSON). The
-chief writes ``<work_dir>/checkpoints``; every other worker writes a throwaway folder (saving is a
-collective act, every worker must take part), and every worker restores from the chief's folder,
-which must therefore be on a shared file system on a real cluster.
+The checkpoint holds the model's variables (weights and dropout seed states) and the optimizer's,
+the position in the data stream (epoch and batch), the global step (PGD's random starts are
+seeded by it), the running sums of the current epoch's metrics, the early-stopping state and best
+weights, and the history so far (as JSON). The chief writes ``<work_dir>/checkpoints``; every
+other worker writes a throwaway folder (saving is a collective act, every worker must take part),
+and every worker restores from the chief's folder, which must therefore be on a shared file system
+on a real cluster.
 """
 from __future__ import annotations
 
@@ -36,8 +37,11 @@ class TrainState:
             self.best_weights = [tf.Variable(v.value if hasattr(v, "value") else v, trainable=False,
                                              name=f"best_{i}") for i, v in enumerate(model.weights)]
         self.model, self.optimizer = model, optimizer
+        # model.variables holds more than model.weights: the dropout layers' seed-generator states, which
+        # must be restored for a resumed run to draw the masks an uninterrupted one draws
         self.checkpoint = tf.train.Checkpoint(
-            model=model, optimizer=optimizer, step=self.step, epoch=self.epoch, batch=self.batch, sums=self.sums,
+            model=model, variables=[getattr(v, "value", v) for v in model.variables], optimizer=optimizer,
+            step=self.step, epoch=self.epoch, batch=self.batch, sums=self.sums,
             best=self.best, wait=self.wait, history=self.history, best_weights=self.best_weights)
         self.chief_dir = os.path.join(work_dir, "checkpoints") if work_dir else None
         self._throwaway = None
