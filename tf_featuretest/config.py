@@ -143,7 +143,7 @@ class FeatureConfig:
     gen_samples: int = key(500, "DCGAN test cases (and images for FID/KID/IS)", _positive)
     committee: tuple[str, ...] = key(("cnn", "wide_cnn", "knn"), "label committee: two or more of cnn, wide_cnn, mlp, "
                                                                   "knn", check_members)
-    committee_epochs: int = key(15, "training epochs of each committee network", _positive)
+    committee_epochs: int = key(30, "training epochs of each committee network", _positive)
     in_distribution_percentile: float = key(99.5, "held-out percentile of the density thresholds", check_percentile)
     search_budget: int = key(40, "model calls per anchor of each failure search and the random baseline", _positive)
     searches: tuple[str, ...] = key(("gradient", "evolution"), "directed failure searches: gradient, evolution",
@@ -179,8 +179,9 @@ class AdvganConfig:
     mode: str = key("both", "targets the pixel generator serves: untargeted, targeted or both",
                     _in("untargeted", "targeted", "both"))
     epochs: int = key(5, "training epochs of the pixel generator", _positive)
-    families: tuple[str, ...] = key(ADVGAN_FAMILIES[1:], "structured noise families, each learned and compared with "
-                                    "its noise's random draws: " + ", ".join(ADVGAN_FAMILIES[1:]),
+    families: tuple[str, ...] = key(("patch", "sticker", "black_rows", "brightness_contrast"), "structured noise "
+                                    "families, each learned and compared with its noise's random draws: "
+                                    + ", ".join(ADVGAN_FAMILIES[1:]),
                                     lambda v, k: tuple(checks.choice(f, k, ADVGAN_FAMILIES[1:]) for f in v))
     severity: float = key(0.3, "budget of the structured families, on the noise severity scale, in (0, 1]",
                           lambda v, k: checks.number(v, k, low=0.0, low_open=True, high=1.0))

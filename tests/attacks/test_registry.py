@@ -18,7 +18,7 @@ SETTINGS = {
     "pgd": ({"steps": 20}, 0.9),
     "feature_space": ({"steps": 40}, 0.8),
     "one_pixel": ({"popsize": 40, "generations": 3}, None),
-    "advgan": ({}, None),  # a 2-epoch generator: its targeted success is tested in tests/attacks/test_advgan.py
+    "advgan": ({}, None),  # a 2-epoch generator: its targeted success is tested in tests/attacks/test_advgan_attack.py
 }
 
 

@@ -129,8 +129,8 @@ def test_patch_is_one_square_of_the_occlusion_size_learned_or_given(small):
 
 def test_stickers_are_solid_squares_counted_as_the_patches_noise(small):
     model, (x, _), _ = small
-    for s in (0.05, 0.3, 1.0):
-        assert fam.sticker_count(s) == int(np.ceil(s * MAX_PATCHES))
+    for s in np.linspace(0, 1, 101):  # the noise's own float32 count, ceil(s * MAX_PATCHES)
+        assert fam.sticker_count(s) == int(tf.math.ceil(tf.constant(s, tf.float32) * MAX_PATCHES))
     s = 0.3
     g = AdvGAN(model, family="sticker", severity=s, seed=0)
     xb = x[:16]
@@ -176,6 +176,20 @@ def test_brightness_contrast_stays_inside_its_budget_and_meets_the_noises(small)
         assert 1 - s - 1e-4 <= slope <= 1 + s + 1e-4
         mean = b.mean()
         assert abs(offset - (1 - slope) * mean) <= s + 1e-4  # the shift b: |s b| <= s
+
+
+def test_a_tensor_budget_gives_what_a_python_budget_gives(small):
+    model, (x, _), _ = small
+    for family in fam.FAMILIES:
+        g = AdvGAN(model, family=family, severity=0.5, seed=0)
+        fn = tf.function(lambda xb, b, g=g: g.adversarial(xb, g.tokens(None, tf.shape(xb)[0]), b))
+        for s in (0.05, 0.2, 0.37, 0.5):
+            budget = fam.linf_bound(s) if family == "pixel" else s
+            graph = fn(x[:8], tf.constant(budget, tf.float32)).numpy()
+            np.testing.assert_allclose(graph, g.perturb(x[:8], budget=s).numpy(), atol=1e-6)  # fused ops: 1 ulp
+            if family == "pixel":
+                assert np.abs(graph.astype(np.float64) - x[:8]).max() <= s
+        assert fn.experimental_get_tracing_count() == 1  # one graph serves every budget
 
 
 def test_zero_budget_is_the_identity_for_every_family(small):

@@ -150,7 +150,12 @@ def test_prose_quotes_the_numbers_and_compares_families_with_their_stronger_nois
     assert "For brightness_contrast the trained generator did not beat random draws" in text
     assert "cnn_fgsm: 40.0% (PGD's images: 70.0%)" in text
     assert "12.0 s for the pixel generator (5 epochs) and 9.0 s for the 2 family generators (2 epochs each)" in text
-    assert "within chance" not in text and "earlier run" not in text
+    assert "within chance" not in text and "earlier run" not in text and "CPU time" not in text
+    assert "patch and stickers" not in text  # no patch or sticker family here
+    r = copy.deepcopy(BASE)
+    for rec in r["training"].values():
+        rec["cpu_seconds"] = 2.5
+    assert "(2 epochs each), 7.5 s of CPU time in all." in _text(r)
     sec = writer.section(BASE, [], coverage="x")
     assert [t.caption.split(" ")[0] for t in sec.tables] == ["Learned", "Targeted", "Transfer:", "Time"]
     assert len(sec.tables[0].rows) == 4  # the pixel budget and three family/noise rows

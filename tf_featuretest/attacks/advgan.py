@@ -22,7 +22,7 @@ import tensorflow as tf
 from .._util import cache
 from ..errors import ConfigError
 from ..models.advgan import AdvGAN
-from ..models.advgan_families import MAX_STICKERS, check_budget
+from ..models.advgan_families import MAX_STICKERS, check_budget, linf_bound
 from ..models.introspection import as_logits_model, compiled_predict, num_classes
 from . import _ops
 
@@ -42,14 +42,20 @@ def _check_generator(generator, model, x, family):
     return k
 
 
-def _compiled(generator, budget):
-    """``fn(x, target [N]) -> x'`` at ``budget``: one ``tf.function`` per (generator, budget), cached."""
+def _compiled(generator):
+    """``fn(x, target [N], budget) -> x'``: one ``tf.function`` per generator (the budget is a tensor), cached."""
     ref = weakref.ref(generator)
 
     def build():
-        return tf.function(lambda x, t: ref().perturb(x, t, budget=budget), reduce_retracing=True)
+        def fn(x, t, budget):
+            gen = ref()
+            return gen.adversarial(x, gen.tokens(t, tf.shape(x)[0]), budget)
 
-    return cache.cached(generator, ("advgan", budget), build)
+        spec = [tf.TensorSpec([None, *generator.image_shape], tf.float32), tf.TensorSpec([None], tf.int64),
+                tf.TensorSpec([], tf.float32)]
+        return tf.function(fn, input_signature=spec)  # one trace for every batch size and budget
+
+    return cache.cached(generator, "advgan", build)
 
 
 def _run(model, x, y, budget, target, generator, family):
@@ -67,7 +73,9 @@ def _run(model, x, y, budget, target, generator, family):
     if budget == 0.0:
         return tf.identity(x)
     t = _ops.target_tensor(target, int(x.shape[0]), k)
-    return _compiled(generator, budget)(x, t)
+    if generator.family == "pixel" and generator.norm == "inf":
+        budget = linf_bound(budget)
+    return _compiled(generator)(x, t, tf.constant(budget, tf.float32))
 
 
 def advgan(model, x, y, *, eps, target=None, generator=None, seed=None) -> tf.Tensor:

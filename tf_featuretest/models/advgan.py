@@ -155,36 +155,8 @@ class AdvGAN(keras.Model):
         x = conv(x, k, 2, "dec2", transpose=True)
         if ph or pw:
             x = keras.layers.Cropping2D(((0, ph), (0, pw)), name="crop")(x)
-        return keras.Model([image, token], self._heads(x), name="generator")
-
-    def _heads(self, f):
-        h, w, c = self.image_shape
-        g = fam.LOCATION_GRID
-
-        def place_logits(channels, name):
-            t = keras.layers.Conv2D(channels, 3, padding="same", name=f"{name}_conv")(f)
-            return keras.layers.Resizing(g, g, interpolation="bilinear", name=f"{name}_grid")(t)
-
-        if self.family == "pixel":
-            return {"delta": keras.layers.Conv2D(c, 3, padding="same", name="delta")(f)}
-        if self.family == "patch":
-            content = keras.layers.Conv2D(c, 3, padding="same", activation="sigmoid", name="content")(f)
-            place = keras.layers.Flatten(name="place")(place_logits(1, "place"))
-            return {"content": content, "place": place}
-        if self.family == "sticker":
-            k = self.stickers
-            places = keras.layers.Permute((3, 1, 2), name="places_first")(place_logits(k, "places"))
-            places = keras.layers.Reshape((k, g * g), name="places")(places)
-            pooled = keras.layers.GlobalAveragePooling2D(name="pool")(f)
-            colours = keras.layers.Dense(k * c, activation="sigmoid", name="colours_dense")(pooled)
-            return {"colours": keras.layers.Reshape((k, c), name="colours")(colours), "places": places}
-        if self.family in ("black_rows", "black_columns"):
-            t = keras.layers.Conv2D(1, 3, padding="same", name="line_conv")(f)
-            pool = (1, w) if self.family == "black_rows" else (h, 1)
-            t = keras.layers.AveragePooling2D(pool, name="line_pool")(t)
-            return {"lines": keras.layers.Flatten(name="lines")(t)}
-        pooled = keras.layers.GlobalAveragePooling2D(name="pool")(f)
-        return {"shift": keras.layers.Dense(2, activation="tanh", name="shift")(pooled)}
+        return keras.Model([image, token], fam.build_heads(self.family, x, self.image_shape, self.stickers),
+                           name="generator")
 
     def _build_discriminator(self):
         image = keras.Input(self.image_shape, name="image")
@@ -223,6 +195,14 @@ class AdvGAN(keras.Model):
         raw = self.generator([x, tokens], training=training)
         return fam.apply_family(self.family, x, raw, budget, self.image_shape, norm=self.norm,
                                 location=self.location, noise=noise)
+
+    def adversarial(self, x, tokens, budget):
+        """The images for target ``tokens`` (int64 ``[N]``, from :meth:`tokens`) at ``budget``, unchecked.
+
+        ``budget`` may be a float32 scalar tensor, so one ``tf.function`` serves every budget (for
+        the L-inf pixel family pass :func:`~.advgan_families.linf_bound` of eps).
+        """
+        return self._apply(tf.cast(x, tf.float32), tokens, budget)
 
     def perturb(self, x, target=None, *, budget=None):
         """Adversarial images (float32, [0, 1]) of ``x`` in one generator pass; deterministic.

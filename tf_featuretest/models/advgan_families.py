@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -49,14 +50,37 @@ def linf_bound(eps) -> float:
     return float(e)
 
 
+# The sizes are computed in float32 with round-half-to-even, as the noise registry computes them, so a
+# budget gives exactly the noise's count. Each has a tensor form (inside graphs: one trace serves every
+# budget) and a NumPy form with the same float32 operations in the same order (for checks, the hinge's
+# scale and tests; it also works while a graph is being traced).
+_F = np.float32
+
+
+def _patch_side_tf(s, side):
+    return tf.round(0.8 * s * float(side))
+
+
+def _sticker_count_tf(s):
+    return tf.math.ceil(s * float(MAX_STICKERS))
+
+
+def _sticker_side_tf(s, side):
+    return tf.maximum(tf.round(0.8 * (0.08 + 0.22 * s) * float(side)), 1.0)
+
+
+def _line_count_tf(s, length):
+    return tf.round(0.8 * s * float(length))
+
+
 def patch_side(severity, image_shape) -> int:
     """Side in pixels of a learned patch: ``round(0.8 s min(H, W))``, the ``occlusion`` noise's square."""
-    return int(round(0.8 * float(severity) * min(image_shape[:2])))
+    return int(np.round(_F(0.8) * _F(severity) * _F(min(image_shape[:2]))))
 
 
 def sticker_count(severity) -> int:
     """Number of stickers at ``severity``: ``ceil(10 s)``, the ``patches`` noise's count."""
-    return int(math.ceil(round(float(severity) * MAX_STICKERS, 9)))
+    return int(np.ceil(_F(severity) * _F(MAX_STICKERS)))
 
 
 def sticker_side(severity, image_shape) -> int:
@@ -66,12 +90,12 @@ def sticker_side(severity, image_shape) -> int:
     so its expected area is ``0.8^2`` times the nominal square's: a learned square of side 0.8 times
     the nominal one covers the same area on average.
     """
-    return max(1, int(round(0.8 * (0.08 + 0.22 * float(severity)) * min(image_shape[:2]))))
+    return max(1, int(np.round(_F(0.8) * (_F(0.08) + _F(0.22) * _F(severity)) * _F(min(image_shape[:2])))))
 
 
 def line_count(severity, length) -> int:
-    """Rows (or columns) blackened at ``severity``: ``round(0.8 s length)`` in float32, as the noise does."""
-    return int(np.round(np.float32(0.8) * np.float32(severity) * np.float32(length)))
+    """Rows (or columns) blackened at ``severity``: ``round(0.8 s length)``, as the noise does."""
+    return int(np.round(_F(0.8) * _F(severity) * _F(length)))
 
 
 def max_l2(family, image_shape, budget, norm="inf") -> float:
@@ -100,25 +124,54 @@ def check_budget(family, budget, *, norm="inf", max_stickers=MAX_STICKERS) -> fl
     return budget
 
 
+def build_heads(family, f, image_shape, stickers=0):
+    """The generator's output layers of ``family`` on the decoder's features ``f`` (a dict of raw outputs)."""
+    h, w, c = image_shape
+    g = LOCATION_GRID
+
+    def place_logits(channels, name):
+        t = keras.layers.Conv2D(channels, 3, padding="same", name=f"{name}_conv")(f)
+        return keras.layers.Resizing(g, g, interpolation="bilinear", name=f"{name}_grid")(t)
+
+    if family == "pixel":
+        return {"delta": keras.layers.Conv2D(c, 3, padding="same", name="delta")(f)}
+    if family == "patch":
+        content = keras.layers.Conv2D(c, 3, padding="same", activation="sigmoid", name="content")(f)
+        place = keras.layers.Flatten(name="place")(place_logits(1, "place"))
+        return {"content": content, "place": place}
+    if family == "sticker":
+        k = stickers
+        places = keras.layers.Permute((3, 1, 2), name="places_first")(place_logits(k, "places"))
+        places = keras.layers.Reshape((k, g * g), name="places")(places)
+        pooled = keras.layers.GlobalAveragePooling2D(name="pool")(f)
+        colours = keras.layers.Dense(k * c, activation="sigmoid", name="colours_dense")(pooled)
+        return {"colours": keras.layers.Reshape((k, c), name="colours")(colours), "places": places}
+    if family in ("black_rows", "black_columns"):
+        t = keras.layers.Conv2D(1, 3, padding="same", name="line_conv")(f)
+        pool = (1, w) if family == "black_rows" else (h, 1)
+        t = keras.layers.AveragePooling2D(pool, name="line_pool")(t)
+        return {"lines": keras.layers.Flatten(name="lines")(t)}
+    pooled = keras.layers.GlobalAveragePooling2D(name="pool")(f)
+    return {"shift": keras.layers.Dense(2, activation="tanh", name="shift")(pooled)}
+
+
 # ----------------------------------------------------------------------------- pure-TF pieces
 
 
 def _place_masks(size, length, grid=LOCATION_GRID):
     """``[grid, length]`` float32: row ``i`` marks ``size`` pixels from ``round(i (length - size) / (grid - 1))``."""
-    tops = np.round(np.arange(grid) * (length - size) / max(grid - 1, 1)).astype(int)
-    m = np.zeros((grid, length), np.float32)
-    for i, t in enumerate(tops):
-        m[i, t:t + size] = 1.0
-    return tf.constant(m)
+    tops = tf.round(tf.range(grid, dtype=tf.float32) * (float(length) - size) / max(grid - 1, 1))[:, None]
+    p = tf.range(length, dtype=tf.float32)[None]
+    return tf.cast((p >= tops) & (p < tops + size), tf.float32)
 
 
 def _given_mask(size, image_shape, location):
     h, w = image_shape[:2]
-    fy, fx = location
-    top, left = int(round(fy * (h - size))), int(round(fx * (w - size)))
-    m = np.zeros((h, w), np.float32)
-    m[top:top + size, left:left + size] = 1.0
-    return tf.constant(m)[None]
+    top, left = tf.round(location[0] * (float(h) - size)), tf.round(location[1] * (float(w) - size))
+    rows = tf.range(h, dtype=tf.float32)[:, None]
+    cols = tf.range(w, dtype=tf.float32)[None]
+    inside = (rows >= top) & (rows < top + size) & (cols >= left) & (cols < left + size)
+    return tf.cast(inside, tf.float32)[None]
 
 
 def _gumbel(u):
@@ -138,15 +191,17 @@ def one_hot_choice(logits, uniform=None):
 
 
 def top_k_mask(scores, k, uniform=None):
-    """``[N, L]`` mask of the ``k`` highest scores (Gumbel-perturbed, straight-through, in training)."""
-    if k <= 0:
-        return tf.zeros_like(scores)
+    """``[N, L]`` mask of the ``k`` highest scores (Gumbel-perturbed, straight-through, in training).
+
+    ``k`` may be a scalar tensor; exactly ``k`` lines are marked (ties go to the earlier line).
+    """
     y = scores if uniform is None else scores + _gumbel(uniform)
-    idx = tf.math.top_k(y, k).indices
-    hard = tf.reduce_sum(tf.one_hot(idx, tf.shape(y)[-1], dtype=y.dtype), axis=1)
+    k = tf.cast(k, tf.int32)
+    ranks = tf.argsort(tf.argsort(y, axis=-1, direction="DESCENDING", stable=True), axis=-1, stable=True)
+    hard = tf.cast(ranks < k, y.dtype)
     if uniform is None:
         return hard
-    soft = tf.minimum(float(k) * tf.nn.softmax(y, -1), 1.0)
+    soft = tf.minimum(tf.cast(k, y.dtype) * tf.nn.softmax(y, -1), 1.0)
     return hard + soft - tf.stop_gradient(soft)
 
 
@@ -164,7 +219,7 @@ def _paste(x, mask, content):
 
 def _exact_linf(x_adv, x, eps):
     """Nudge values one float32 step toward ``x`` where ``|x' - x|`` (exact, in float64) exceeds ``eps``."""
-    x64, e = tf.cast(x, tf.float64), tf.constant(eps, tf.float64)
+    x64, e = tf.cast(x, tf.float64), tf.cast(eps, tf.float64)
     for _ in range(2):
         d = tf.cast(x_adv, tf.float64) - x64
         x_adv = tf.where(tf.abs(d) > e, tf.math.nextafter(x_adv, x), x_adv)
@@ -179,7 +234,8 @@ def apply_family(family, x, raw, budget, image_shape, *, norm="inf", location=No
         x: float32 ``[N, H, W, C]`` images in [0, 1].
         raw: the generator's outputs: ``delta`` (pixel), ``content`` and ``place`` (patch),
             ``colours`` and ``places`` (sticker), ``lines`` (rows/columns), ``shift`` (brightness/contrast).
-        budget: a Python float: eps (pixel) or severity (structured families).
+        budget: eps (pixel) or severity (structured families): a Python float, or a float32 scalar
+            tensor (one trace serves every budget; for the L-inf pixel family pass ``linf_bound(eps)``).
         image_shape: ``(H, W, C)``.
         norm: ``"inf"`` or ``2`` (pixel family).
         location: ``(fy, fx)`` in [0, 1] to place a patch at a given spot (None: learned).
@@ -188,40 +244,40 @@ def apply_family(family, x, raw, budget, image_shape, *, norm="inf", location=No
     Returns:
         Images in [0, 1], inside the family's support at ``budget``.
     """
-    if float(budget) == 0.0:
-        return x
+    if not tf.is_tensor(budget):
+        if float(budget) == 0.0:
+            return x
+        budget = linf_bound(budget) if family == "pixel" and norm == "inf" else float(budget)
+    s = tf.cast(budget, tf.float32)
     draw = (lambda shape: None) if noise is None else noise
+    side = min(image_shape[:2])
     if family == "pixel":
         r = raw["delta"]
         if norm == "inf":
-            eps = linf_bound(budget)
-            return _exact_linf(tf.clip_by_value(x + eps * tf.tanh(r), 0.0, 1.0), x, eps)
+            return _exact_linf(tf.clip_by_value(x + s * tf.tanh(r), 0.0, 1.0), x, s)
         n = tf.sqrt(tf.reduce_sum(tf.square(r), axis=[1, 2, 3], keepdims=True))
-        scale = float(budget) * (1.0 - 2.0 ** -20) * tf.tanh(n) / tf.maximum(n, _TINY)
+        scale = s * (1.0 - 2.0 ** -20) * tf.tanh(n) / tf.maximum(n, _TINY)
         return tf.clip_by_value(x + scale * r, 0.0, 1.0)
     if family == "patch":
-        size = patch_side(budget, image_shape)
-        if size == 0:
-            return x
+        size = _patch_side_tf(s, side)
         if location is not None:
             mask = tf.broadcast_to(_given_mask(size, image_shape, location), tf.shape(x)[:3])
         else:
             mask = _box_mask(raw["place"], size, image_shape, draw(tf.shape(raw["place"])))
         return tf.clip_by_value(_paste(x, mask, raw["content"]), 0.0, 1.0)
     if family == "sticker":
-        size, out = sticker_side(budget, image_shape), x
-        for k in range(sticker_count(budget)):
+        size, count, out = _sticker_side_tf(s, side), _sticker_count_tf(s), x
+        for k in range(int(raw["places"].shape[1])):  # the stickers beyond ceil(10 s) are masked out
             logits = raw["places"][:, k]
-            mask = _box_mask(logits, size, image_shape, draw(tf.shape(logits)))
+            mask = _box_mask(logits, size, image_shape, draw(tf.shape(logits))) * tf.cast(k < count, tf.float32)
             out = _paste(out, mask, raw["colours"][:, k, None, None, :])
         return tf.clip_by_value(out, 0.0, 1.0)
     if family in ("black_rows", "black_columns"):
         axis = 1 if family == "black_rows" else 2
         scores = raw["lines"]
-        mask = top_k_mask(scores, line_count(budget, image_shape[axis - 1]), draw(tf.shape(scores)))
+        mask = top_k_mask(scores, _line_count_tf(s, image_shape[axis - 1]), draw(tf.shape(scores)))
         keep = 1.0 - (mask[:, :, None, None] if axis == 1 else mask[:, None, :, None])
         return x * keep
-    s = float(budget)
     shift = raw["shift"]
     mean = tf.reduce_mean(x, axis=[1, 2], keepdims=True)
     b, c = (tf.reshape(shift[:, i], [-1, 1, 1, 1]) for i in (0, 1))

@@ -37,11 +37,13 @@ FRACTIONS = (1 / 6, 1 / 3, 2 / 3, 1.0)
 SHOWN = 6
 #: Timed repeats of the generator pass (the fastest counts; PGD runs once after a warm-up).
 TIMING_REPEATS = 3
+#: Images per sweep batch (one batch, one traced shape, for subsets up to this size).
+BATCH = 512
 #: The uniform noise's half-width per unit of severity (``noise.random.uniform``).
 UNIFORM_SCALE = 0.5 * math.sqrt(3.0)
 
 
-def _predict(model, x, batch=256):
+def _predict(model, x, batch=BATCH):
     fn = compiled_predict(model)
     return np.concatenate([np.argmax(fn(x[i:i + batch]).numpy(), 1) for i in range(0, len(x), batch)])
 
@@ -50,9 +52,15 @@ def _rate(hit, eligible):
     return float(hit[eligible].mean()) if eligible.any() else None
 
 
+@functools.cache
+def _noise(name):
+    """One compiled transform per noise (severity and seed are tensors in it, so it traces once per shape)."""
+    return noise_transform(name)
+
+
 def _random(model, noise, x, y, ok, severity, seed):
     """Success of :data:`RANDOM_DRAWS` seeded draws of ``noise``: mean, worst single draw, any draw."""
-    fn = noise_transform(noise)
+    fn = _noise(noise)
     fooled = np.stack([(_predict(model, np.asarray(fn(model, x, y, severity=float(severity), seed=seed + r))) != y)
                        & ok for r in range(RANDOM_DRAWS)])
     n = max(int(ok.sum()), 1)
@@ -69,12 +77,13 @@ def _pixel(ctx, model, gen, x, y, ok, figs):
     severity = lambda e: min(1.0, e / UNIFORM_SCALE)  # noqa: E731  (uniform noise of half-width e)
     out["random"] = [_random(model, "uniform", x, y, ok, severity(e), seed)[0] for e in values]
     if gen.mode != "targeted":
-        out["untargeted"] = sweep(model, (x, y), fn, "eps", values, name="advgan", seed=seed).to_dict()
+        out["untargeted"] = sweep(model, (x, y), fn, "eps", values, name="advgan", seed=seed, batch_size=BATCH).to_dict()
     if gen.mode != "untargeted":
-        per = [sweep(model, (x, y), fn, "eps", (a.eps,), name=f"advgan to {t}", target=t, seed=seed).success_rate[0]
-               for t in range(gen.num_classes)]
-        out["targeted"] = {"eps": a.eps, "success": per,
-                           "mean": float(np.nanmean([v for v in per if v is not None]))}
+        per = [sweep(model, (x, y), fn, "eps", (a.eps,), name=f"advgan to {t}", target=t, seed=seed,
+                     batch_size=BATCH).success_rate[0] for t in range(gen.num_classes)]
+        per = [None if v is None or v != v else float(v) for v in per]  # NaN: no image of another class
+        known = [v for v in per if v is not None]
+        out["targeted"] = {"eps": a.eps, "success": per, "mean": float(np.mean(known)) if known else None}
         idx = np.arange(min(SHOWN, len(x)))
         advs = np.stack([np.asarray(advgan(model, x[idx], y[idx], eps=a.eps, target=t, generator=gen))
                          for t in range(gen.num_classes)], 1)
@@ -95,7 +104,7 @@ def _families(ctx, model, x, y, ok, figs):
         training[family] = record
         values = tuple(a.severity * f for f in FRACTIONS)
         learned = sweep(model, (x, y), functools.partial(advgan_family, generator=gen), "severity", values,
-                        name=f"advgan {family}", seed=seed)
+                        name=f"advgan {family}", seed=seed, batch_size=BATCH)
         noises = MATCHING_NOISE[family]
         for noise in (noises,) if isinstance(noises, str) else noises:
             curve = [_random(model, noise, x, y, ok, v, seed)[0] for v in values]
@@ -104,7 +113,7 @@ def _families(ctx, model, x, y, ok, figs):
         k = int(np.argmax(ok)) if ok.any() else 0
         xk, yk = x[k:k + 1], y[k:k + 1]
         adv = np.asarray(advgan_family(model, xk, yk, severity=a.severity, generator=gen))
-        rnd = np.asarray(noise_transform(out[-1]["noise"])(model, xk, yk, severity=a.severity, seed=seed))
+        rnd = np.asarray(_noise(out[-1]["noise"])(model, xk, yk, severity=a.severity, seed=seed))
         shown.append({"family": family, "noise": out[-1]["noise"], "x": xk[0], "learned": adv[0], "random": rnd[0],
                       "y": yk[0], "pred_clean": _predict(model, xk)[0], "pred_learned": _predict(model, adv)[0],
                       "pred_random": _predict(model, rnd)[0]})

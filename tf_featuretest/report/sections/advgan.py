@@ -46,6 +46,9 @@ def _families_text(rows, draws) -> str:
             f"worst case beats the mean random draw for {len(beat_mean)} of {_num(len(known), 'family', 'families')} and the "
             f"best of {draws} draws per image for {len(beat_any)}: {parts}"
             + (" (a family with two noises is compared with the stronger)" if len(rows) > len(known) else "") + ".")
+    if {"patch", "sticker"} & set(best):
+        text += (" The learned patch and stickers choose their content or colour and their place; the noises draw "
+                 "the place and use grey (occlusion) or random colours (patches).")
     worse = [row[0] for row in known if row[3] <= row[4]]
     if worse:
         text += (f" For {', '.join(worse)} the trained generator did not beat random draws: its training did not "
@@ -91,6 +94,9 @@ def _training_text(train, families) -> str:
     if fam:
         text += (f" and {_fmt(sum(f['seconds'] for f in fam))} s for the {_num(len(fam), 'family generator')} "
                  f"({_num(fam[0]['epochs'], 'epoch')} each)")
+    cpu = [v.get("cpu_seconds") for v in (px, *fam)]
+    if all(c is not None for c in cpu):
+        text += f", {_fmt(sum(cpu))} s of CPU time in all"
     reused = [k for k, v in train.items() if v.get("reused")]
     text += "."
     if reused:
@@ -111,7 +117,7 @@ def section(r: dict, figures, *, coverage: str) -> Section:
         rnd = px["random"][-1]
         text += (f" With every pixel moved by at most eps = {r['eps']:g}, it makes {first} misclassify "
                  f"{pct(px['untargeted']['success_rate'][-1])} of the test images it classified correctly, where "
-                 f"uniform random noise of the same size does so for {pct(rnd['mean'])} (mean of {draws} draws; "
+                 f"uniform random noise within the same eps does so for {pct(rnd['mean'])} (mean of {draws} draws; "
                  f"{pct(rnd['any'])} fooled by at least one draw).")
     if "targeted" in px:
         text += _targeted_text(px["targeted"])
@@ -123,8 +129,9 @@ def section(r: dict, figures, *, coverage: str) -> Section:
     text += f" Scored on {coverage}."
     if timing["images"] < 100:
         text += f" With only {timing['images']} images, differences of a few points are within chance."
-    tables = [Table(("family", "random noise", "budget", "learned success", "random: mean of draws",
-                     "random: best draw", f"random: any of {draws} draws", "training s"), tuple(rows),
+    tables = [Table(("family", "random noise", "budget", "learned success", f"random: mean of {draws} draws",
+                     f"random: best of {draws} draws", f"random: image fooled by any of {draws}", "training s"),
+                    tuple(rows),
                     "Learned worst case against random draws of the same family at the same budget (success rate on "
                     f"{first})")]
     if "targeted" in px:
