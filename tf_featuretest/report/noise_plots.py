@@ -13,7 +13,7 @@ def plot_accuracy_curves(result, path: str, title=None, *, ncols=5) -> str:
     """Accuracy vs severity in small multiples: one panel per noise, the model solid and a baseline dashed.
 
     One panel per noise keeps every curve readable however many noises there are (a single panel with
-    one line per noise and model overlays dozens of lines); the legend sits above the panels.
+    one line per noise and model overlays dozens of lines); the legend sits below the panels.
     """
     sweeps, base = list(result.sweeps), {s.name: s for s in result.baseline_sweeps}
     ncols = max(1, min(ncols, len(sweeps)))
@@ -38,7 +38,7 @@ def plot_accuracy_curves(result, path: str, title=None, *, ncols=5) -> str:
     for ax in axes[:, 0]:
         ax.set_ylabel("accuracy", fontsize=8)
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside upper center", ncol=len(labels), fontsize=8, frameon=False)
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=8, frameon=False)
     fig.suptitle(title or f"{result.model_name}: accuracy under noise", fontsize=10)
     return save(fig, path)
 
@@ -81,7 +81,7 @@ def plot_thresholds(result, path: str, title=None) -> str:
     ax.set_xlim(0, 1.05)
     ax.set_xlabel(f"failure threshold (severity; hatched = not reached by 1); criterion {result.criterion}")
     ax.set_title(title or "failure threshold per noise (lower = more disruptive)")
-    fig.legend(loc="outside upper center", ncol=len(series), fontsize=8, frameon=False)
+    fig.legend(loc="outside lower center", ncol=len(series), fontsize=8, frameon=False)
     return save(fig, path)
 
 
