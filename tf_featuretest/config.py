@@ -206,8 +206,13 @@ class PipelineConfig:
 
     name: str = key("digits", "the pipeline's name: the folder of its report, models and exports", _name)
     seed: int = key(0, "the seed of every random choice; the same seed gives the same results.json", _non_negative)
-    strategy: str = key("default", "tf.distribute strategy for training: default or mirrored",
-                        _in("default", "mirrored"))
+    strategy: str = key("default", "tf.distribute strategy for training: default (Keras fit), mirrored (local GPUs), "
+                                   "multiworker (TF_CONFIG; run on every worker) or tpu; all but default use the "
+                                   "distributed training loop (docs/distributed.md)",
+                        _in("default", "mirrored", "multiworker", "tpu"))
+    ray: str | None = key(None, "run the attack and noise sweeps on Ray: auto, local or a cluster address; unset: "
+                                "in this process (needs the [distributed] extra)")
+    ray_actors: int = key(2, "Ray actors for the sweeps (each loads the model once)", _positive)
     stages: tuple[str, ...] | None = key(None, "stages to run (the ones they need run too); unset: all")
     data: DataConfig = field(default_factory=DataConfig)
     classifiers: tuple = (ClassifierConfig(),)
