@@ -31,6 +31,19 @@ def test_collapsed_vae_fails_every_check(digits):
     assert "posterior collapse" in by["kl"].detail
 
 
+@pytest.fixture(scope="module")
+def checker_vae(digits):
+    import keras
+    import tensorflow as tf
+
+    from tf_featuretest.models.vae import train_vae
+
+    keras.utils.set_random_seed(0)
+    x, _ = digits["train"]
+    ds = tf.data.Dataset.from_tensor_slices(x).shuffle(len(x), seed=0).batch(64)
+    return train_vae(ds, x.shape[1:], latent_dim=16, beta=0.25, epochs=15, seed=0)
+
+
 def test_trained_vae_passes(checker_vae, digits):
     x, _ = digits["train"]
     xv, _ = digits["validation"]

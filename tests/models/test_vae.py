@@ -144,6 +144,6 @@ def test_tuned_defaults_keep_digit_reconstructions(digits):
     x, _ = digits["train"]
     xv, _ = digits["validation"]
     ds = tf.data.Dataset.from_tensor_slices(x).shuffle(len(x), seed=0).batch(64)
-    vae = train_vae(ds, x.shape[1:], latent_dim=32, beta=0.25, epochs=10, seed=0)
+    vae = train_vae(ds, x.shape[1:], latent_dim=32, beta=0.25, epochs=25, seed=0)
     rec = np.asarray(vae.decode(vae.encode(xv)[0]))
     assert np.mean((rec - xv) ** 2) < 0.3 * np.mean((x.mean(axis=0)[None] - xv) ** 2)

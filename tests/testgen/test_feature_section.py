@@ -11,7 +11,7 @@ from tf_featuretest.report.sections.review import png_data_url, review_block
 
 def test_default_reading(feature_results):
     text = reading(feature_results())
-    assert "90 of 100 latent cases are valid (yield 90.0%)" in text
+    assert "90 of 100 latent cases are valid (yield 90.0%). Of the 10 others, 6 are ambiguous" in text
     assert "cnn gets 90.0% of the valid cases right: 9 confirmed failures" in text
     assert "2 wrong answers on ambiguous cases do not count" in text
     assert "6 of 6 targets met" in text and "real images with their true label are accepted 97.0%" in text

@@ -69,14 +69,21 @@ def test_pixel_knn_matches_scikit_learn(digits):
     x, y = digits["train"]
     xt, _ = digits["test"]
     knn = PixelKNN(x, y, num_classes=10, k=5)
+    assert knn.shift == 2  # 32 / 14, rounded
     pooled = lambda a: a.reshape(len(a), 16, 2, 16, 2, 1).mean(axis=(2, 4)).reshape(len(a), -1)  # noqa: E731
-    ref = KNeighborsClassifier(n_neighbors=5).fit(pooled(x), y)
+    padded = np.pad(x, ((0, 0), (2, 2), (2, 2), (0, 0)))
+    moved = [padded[:, 2 - dy:34 - dy, 2 - dx:34 - dx] for dy in range(-2, 3) for dx in range(-2, 3)]
+    ref = KNeighborsClassifier(n_neighbors=5).fit(pooled(np.concatenate(moved)), np.tile(y, 25))
     dist, _ = ref.kneighbors(pooled(xt[:60]))
     np.testing.assert_allclose(knn.distances(xt[:60]), dist.mean(axis=1), rtol=1e-4, atol=1e-4)
     probs = knn.probabilities(xt[:60])
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-6)
     agree = np.mean(np.argmax(probs, 1) == ref.predict(pooled(xt[:60])))
     assert agree >= 0.98  # ties between classes may break differently
+    unshifted = PixelKNN(x, y, num_classes=10, k=5, shift=0)
+    plain = KNeighborsClassifier(n_neighbors=5).fit(pooled(x), y)
+    np.testing.assert_allclose(unshifted.distances(xt[:60]), plain.kneighbors(pooled(xt[:60]))[0].mean(axis=1),
+                               rtol=1e-4, atol=1e-4)
     with pytest.raises(DataError, match="k = 2000"):
         PixelKNN(x, y, num_classes=10, k=2000)
 

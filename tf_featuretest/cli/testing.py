@@ -187,7 +187,7 @@ def noise(model_path, data, image_size, batch_size, data_dir, noises, baseline_p
 @click.option("--vae-epochs", default=40, show_default=True, type=click.IntRange(min=1))
 @click.option("--search-budget", default=40, show_default=True, type=click.IntRange(min=1),
               help="Model calls per anchor for each failure search and the random baseline.")
-@click.option("--committee-epochs", default=15, show_default=True, type=click.IntRange(min=1),
+@click.option("--committee-epochs", default=30, show_default=True, type=click.IntRange(min=1),
               help="Training epochs of each network of the label committee.")
 @click.option("--replay", "replay_path", default=None,
               help="A cases.npz from an earlier run: score --model on those cases instead of generating new ones.")

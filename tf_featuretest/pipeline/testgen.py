@@ -26,7 +26,7 @@ from ..testgen.suite import SuiteResult, build_checker, run_suite
 
 #: Defaults of the VAE trained when none is given (the tuned defaults of the pipeline's feature stage).
 VAE_LATENT_DIM, VAE_BETA, VAE_EPOCHS = 32, 0.25, 40
-COMMITTEE_EPOCHS = 15
+COMMITTEE_EPOCHS = 30
 
 
 @dataclass(frozen=True)

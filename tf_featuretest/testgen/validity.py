@@ -1,13 +1,12 @@
-"""Validity checks shared by latent-space and GAN-generated test cases (pure TensorFlow).
+"""The VAE-only validity checks of the pure-TensorFlow sampler (exported ``sample_tests``, the Keras callback).
 
-A generated image keeps its intended label only if it still looks like a member of that class to
-an independent density model. Three checks, all through the VAE:
-
-(a) ``nearest_ok``: the training point whose latent mean is nearest to the image's latent mean has
-    the intended label;
-(b) ``reencode_ok``: the image's latent mean lies within ``radius`` of a reference point (the
-    anchor's latent mean for latent cases, the nearest training latent for GAN cases);
-(c) ``elbo_ok``: the image's ELBO is at least a threshold taken from real data.
+These three checks run inside a graph without the label committee, so they answer only "does the
+VAE find this image typical": (a) ``nearest_ok``: the training point whose latent mean is nearest
+has the intended label; (b) ``reencode_ok``: the image's latent mean lies within ``radius`` of a
+reference point; (c) ``elbo_ok``: the ELBO is at least a threshold taken from real data. They do
+not measure whether a case keeps its label (the re-encode check measures the VAE's round trip):
+the pipeline and ``featuretest testgen`` judge cases with :mod:`.checker` (committee + calibrated
+density) instead.
 
 Distances are Euclidean (the latent space's norm).
 """

@@ -72,8 +72,10 @@ def _cases_text(lt, classifier) -> str:
     if n == 0:
         return "No latent cases were generated (no usable anchor)."
     per = lt["per_class_valid"] or [0]
-    text = (f"{v} of {n} latent cases are valid (yield {pct(lt['yield'])}); ambiguous: {lt['num_ambiguous']}, "
-            f"label changed: {lt['num_changed']}, out of distribution: {lt['num_out_of_distribution']}.")
+    text = f"{v} of {n} latent cases are valid (yield {pct(lt['yield'])})."
+    if v < n:
+        text += (f" Of the {n - v} others, {lt['num_ambiguous']} are ambiguous, {lt['num_changed']} have a changed "
+                 f"label and {lt['num_out_of_distribution']} are out of distribution (a case can be both).")
     if v == 0:
         return text + f" With no valid case, nothing is said about {classifier}'s accuracy on them."
     text += f" Valid cases per class range from {min(per)} to {max(per)} (fair share {v / len(per):.1f})."
