@@ -126,7 +126,8 @@ def test_jpeg_is_pils_round_trip(preset, level):
     assert np.abs(got - ref_jpeg(x, q)).mean() < 1e-6
 
 
-@pytest.mark.parametrize("name", ("brightness", "contrast", "pixelate", "gaussian_blur", "zoom_blur", "defocus_blur"))
+@pytest.mark.parametrize("name", ("brightness", "contrast", "pixelate", "gaussian_blur", "zoom_blur", "defocus_blur",
+                                  "saturate"))
 def test_grey_images_are_rgb_with_equal_channels(name):
     grey = images("cifar10-c", channels=1)
     rgb = np.repeat(grey, 3, -1)

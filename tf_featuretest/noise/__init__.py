@@ -28,6 +28,7 @@ from .presets import (
     IMAGENET_C_SEVERITIES,
     LEVEL_SCALED,
     PRESETS,
+    check_preset,
     choose_preset,
     imagenet_c_severity,
     preset_severity,
@@ -59,6 +60,6 @@ register(random.gaussian, random.uniform, random.salt_and_pepper, random.speckle
 
 __all__ = ["ALIASES", "BENCHMARK", "CIFAR10_C", "CIFAR10_C_SEVERITIES", "EXTRA", "FROST_MISSING", "IMAGENET_C",
            "IMAGENET_C_PARAMETERS", "IMAGENET_C_SEVERITIES", "LEVEL_SCALED", "NOISES", "PRESETS", "available",
-           "canonical", "choose_preset", "corrupt", "corruption", "get_noise", "imagenet_c_severity", "jpeg_quality",
-           "noise_transform", "parse_noises", "parse_severity", "preset_severity", "preset_transform",
+           "canonical", "check_preset", "choose_preset", "corrupt", "corruption", "get_noise", "imagenet_c_severity",
+           "jpeg_quality", "noise_transform", "parse_noises", "parse_severity", "preset_severity", "preset_transform",
            "reference_name", "register"]

@@ -98,10 +98,18 @@ def disk_kernel(radius: float, alias_blur: float) -> np.ndarray:
     return (m @ disk @ m.T).astype(np.float32)
 
 
+def trim_kernel(kernel: np.ndarray) -> np.ndarray:
+    """The centred square part of an odd kernel outside which every weight is 0 (same filter, fewer taps)."""
+    r = kernel.shape[0] // 2
+    nz = np.argwhere(kernel != 0)
+    keep = int(np.abs(nz - r).max()) if len(nz) else 0
+    return kernel[r - keep:r + keep + 1, r - keep:r + keep + 1]
+
+
 def defocus_blur_level(x, c, seed):
     """The reference's ``defocus_blur``: ``cv2.filter2D`` with :func:`disk_kernel` ``(c[0], c[1])``."""
     del seed
-    return kernels.correlate2d(x, disk_kernel(*c), mode="mirror")
+    return kernels.correlate2d(x, trim_kernel(disk_kernel(*c)), mode="mirror")
 
 
 def glass_schedule(h: int, w: int, d: int):

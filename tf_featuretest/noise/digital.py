@@ -41,6 +41,8 @@ def brightness_level(x, c, seed):
 def saturate_level(x, c, seed):
     """The reference's ``saturate``: HSV saturation ``* c[0] + c[1]``, clipped."""
     del seed
+    if int(x.shape[-1]) == 1:  # grey: hue 0, saturation min(c[1], 1): RGB (v, v (1 - s), v (1 - s)), mean taken
+        return x * (1.0 - 2.0 * min(max(float(c[1]), 0.0), 1.0) / 3.0)
     return _hsv_apply(x, lambda hsv: tf.concat(
         [hsv[..., :1], tf.clip_by_value(hsv[..., 1:2] * c[0] + c[1], 0.0, 1.0), hsv[..., 2:]], -1))
 

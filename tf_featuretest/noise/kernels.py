@@ -27,6 +27,8 @@ import numpy as np
 import tensorflow as tf
 
 MODES = ("nearest", "reflect", "mirror", "wrap")
+#: Above this many gathered values (batch x taps x pixels) loops run tap by tap instead of in one op.
+VECTOR_LIMIT = 1 << 25
 
 
 def index_map(idx, length: int, mode: str):
@@ -144,24 +146,23 @@ def magick_motion_blur(x, weights, angle_deg):
     Output pixel ``(r, c)`` is ``sum_i w_i x[r + oy_i, c + ox_i]`` with ``ox_i = ceil(i cos a - 0.5)``,
     ``oy_i = ceil(i sin a - 0.5)``, coordinates clamped to the image (ImageMagick's edge virtual pixels).
     """
-    n, h, w, c = tf.shape(x)[0], int(x.shape[1]), int(x.shape[2]), int(x.shape[3])
+    h, w = int(x.shape[1]), int(x.shape[2])
     weights = tf.cast(weights, x.dtype)
     k = int(weights.shape[0])
     a = tf.cast(angle_deg, tf.float64) * (math.pi / 180.0)
     i = tf.range(k, dtype=tf.float64)[None, :]
     ox = tf.cast(tf.math.ceil(i * tf.cos(a)[:, None] - 0.5), tf.int32)  # [N, K]
     oy = tf.cast(tf.math.ceil(i * tf.sin(a)[:, None] - 0.5), tf.int32)
-    flat = tf.reshape(x, [n, h * w, c])
-    rr = tf.range(h)[None, :, None]
-    cc = tf.range(w)[None, None, :]
+    rr, cc = tf.range(h)[None, :], tf.range(w)[None, :]
 
-    def tap(t, out):  # one traced step for every tap (a graph of constant size whatever the radius)
-        rows = tf.clip_by_value(rr + oy[:, t, None, None], 0, h - 1)
-        cols = tf.clip_by_value(cc + ox[:, t, None, None], 0, w - 1)
-        return t + 1, out + weights[t] * tf.gather(flat, tf.reshape(rows * w + cols, [n, h * w]), batch_dims=1)
+    def tap(t, out):  # a tap shifts the whole image: gather its rows, then its columns (clamped)
+        rows = tf.clip_by_value(rr + oy[:, t, None], 0, h - 1)
+        cols = tf.clip_by_value(cc + ox[:, t, None], 0, w - 1)
+        shifted = tf.gather(tf.gather(x, rows, axis=1, batch_dims=1), cols, axis=2, batch_dims=1)
+        return t + 1, out + weights[t] * shifted
 
-    _, out = tf.while_loop(lambda t, out: t < k, tap, (tf.constant(0), tf.zeros_like(flat)))
-    return tf.reshape(out, [n, h, w, c])
+    _, out = tf.while_loop(lambda t, out: t < k, tap, (tf.constant(0), tf.zeros_like(x)))
+    return out
 
 
 def pil_box_matrix(in_size, out_size):
@@ -210,18 +211,23 @@ def clipped_zoom(x, z: float):
 
 
 def zoom_sum(x, factors):
-    """``sum_z clipped_zoom(x, z)`` over ``factors`` (one traced loop step per factor)."""
+    """``sum_z clipped_zoom(x, z)`` over ``factors``: two stacked matrix products (rows, then columns)."""
     h, w = int(x.shape[1]), int(x.shape[2])
-    rows = [zoom_taps(h, float(z)) for z in factors]
-    cols = [zoom_taps(w, float(z)) for z in factors]
-    ra, rb, rf = (tf.constant(np.stack([r[i] for r in rows])) for i in range(3))
-    ca, cb, cf = (tf.constant(np.stack([q[i] for q in cols])) for i in range(3))
+
+    def mats(length):
+        m = np.zeros((len(factors), length, length), np.float32)
+        for k, z in enumerate(factors):
+            a, b, f = zoom_taps(length, float(z))
+            np.add.at(m[k], (np.arange(length), a), 1 - f)
+            np.add.at(m[k], (np.arange(length), b), f)
+        return tf.constant(m)
+
+    rows, cols = mats(h), mats(w)
+    if x.shape[0] is not None and int(x.shape[0]) * len(factors) * h * w * int(x.shape[3]) <= VECTOR_LIMIT:
+        return tf.einsum("zjb,znibc->nijc", cols, tf.einsum("zia,nabc->znibc", rows, x))
 
     def step(i, out):
-        f = tf.reshape(rf[i], [1, h, 1, 1])
-        y = tf.gather(x, ra[i], axis=1) * (1 - f) + tf.gather(x, rb[i], axis=1) * f
-        f = tf.reshape(cf[i], [1, 1, w, 1])
-        return i + 1, out + tf.gather(y, ca[i], axis=2) * (1 - f) + tf.gather(y, cb[i], axis=2) * f
+        return i + 1, out + separable(x, rows[i], cols[i])
 
     _, out = tf.while_loop(lambda i, out: i < len(factors), step, (tf.constant(0), tf.zeros_like(x)))
     return out
