@@ -15,12 +15,14 @@ import tensorflow as tf
 
 from .._util.io import read_json, write_json
 from ..attacks.adversarial_training import AdversarialModel
-from ..data import load
+from ..data import load, resolve_shape
+from ..distribute import Adversarial, augmenter, fit_distributed, make_strategy, worker_info
 from ..errors import ConfigError, FeatureTestError, first_line
+from ..models.adapt import PROBE_IMAGES, adapt_classifier, check_input_shape
 from ..models.advgan import train_advgan
 from ..models.architectures import build_classifier
 from ..models.dcgan import train_dcgan
-from ..models.saving import load_classifier, load_generative, save_model_atomic
+from ..models.saving import MODEL_SUFFIXES, load_classifier, load_generative, save_model_atomic
 from ..models.training import compile_classifier, get_strategy, train_classifier
 from ..models.vae import train_vae
 from ..testgen.judge import member_seed, train_committee, train_member
@@ -64,9 +66,81 @@ def data_kwargs(cfg) -> dict:
     return dict(image_size=d.image_size, channels=d.channels, data_dir=d.data_dir)
 
 
+def is_user_model(c) -> bool:
+    """True when a ``[[classifiers]]`` entry names the user's own model file rather than an architecture."""
+    return c.model.endswith(MODEL_SUFFIXES)
+
+
+def _user_what(cfg, c) -> str:
+    i = cfg.classifiers.index(c)
+    return f"{cfg.source_file}: classifiers[{i}] {c.name!r} ({c.model})"
+
+
+def _shape_fix(model_shape, data_shape) -> str:
+    """The configuration change that makes the data's images fit the model."""
+    fixes = []
+    if model_shape[0] is not None and tuple(model_shape[:2]) != tuple(data_shape[:2]):
+        fixes.append(f"data.image_size = [{model_shape[0]}, {model_shape[1]}]")
+    if model_shape[2] is not None and model_shape[2] != data_shape[2]:
+        fixes.append(f"data.channels = {model_shape[2]}")
+    return f"set {' and '.join(fixes)} to load the images that way" if fixes else ""
+
+
+def check_user_models(cfg):
+    """Before any stage runs: every user model file loads and takes images of the shape the data loads at.
+
+    Raises a one-line :class:`~tf_featuretest.errors.ModelError` naming both shapes. TFDS sources,
+    whose shape is known only once loaded, are checked by the classifier stage.
+    """
+    d = cfg.data
+    users = [c for c in cfg.classifiers if is_user_model(c)]
+    for c in users:
+        if c.adversarial != "none":
+            raise ConfigError(f"{_user_what(cfg, c)}: adversarial = {c.adversarial!r} trains a model, but this one is "
+                              "your file and is not trained here; remove the key or name an architecture")
+    if not users:
+        return
+    choice = resolve_shape(d.source, d.image_size, d.channels)
+    if choice.image_size is None or choice.channels is None:
+        return
+    shape = (*choice.image_size, choice.channels)
+    for c in users:
+        model = load_classifier(c.model)
+        mine = tuple(model.input_shape[1:]) if not isinstance(model.input_shape, list) else None
+        check_input_shape(model, shape, what=_user_what(cfg, c), data_what=f"the images of {d.source} as loaded",
+                          fix=_shape_fix(mine, shape) if mine and len(mine) == 3 else "")
+
+
+def user_classifier(ctx, c):
+    """The user's model file, checked against the data and fitted to [0, 1] logits: ``(model, InputAdaptation)``.
+
+    The input range is probed on a stratified subset of the validation split
+    (:data:`~tf_featuretest.models.adapt.PROBE_IMAGES` images); a refused model raises one line.
+    """
+    info = ctx.data["info"]
+    model = load_classifier(c.model)
+    sub = ctx.subset("validation", PROBE_IMAGES)
+    xv, yv = sub.take(*ctx.data["validation"])
+    mine = tuple(model.input_shape[1:]) if not isinstance(model.input_shape, list) else None
+    model, how = adapt_classifier(model, xv, yv, num_classes=info.num_classes, data_shape=info.image_shape,
+                                  what=_user_what(ctx.config, c), data_what=f"the images of {info.source}",
+                                  fix=_shape_fix(mine, info.image_shape) if mine and len(mine) == 3 else "",
+                                  split="validation")
+    return model, how
+
+
 def classifier(ctx, c):
-    """``(model, history, reused, path)`` for one ``[[classifiers]]`` entry: trained, reused or the user's file."""
+    """``(model, history, reused, path)`` for one ``[[classifiers]]`` entry: trained, reused or the user's file.
+
+    A user's file is adapted (see :func:`user_classifier`); how is kept in
+    ``ctx.artifacts[("input_adaptation", name)]``.
+    """
     info, d = ctx.data["info"], ctx.config.data
+    if is_user_model(c):
+        model, how = user_classifier(ctx, c)
+        ctx.artifacts[("input_adaptation", c.name)] = how
+        ctx.say(f"      {c.name}: your model {c.model}. {how.describe()}")
+        return model, {}, False, c.model
     key = ctx.content_hash(c.__dict__, d.__dict__)
     path = os.path.join(ctx.work_dir, f"{c.name}-{key}.keras")
     hist_path = path[:-len(".keras")] + ".history.json"
@@ -75,10 +149,9 @@ def classifier(ctx, c):
         if kept is not None:
             ctx.say(f"      {c.name}: reusing {path}")
             return kept[0], kept[1], True, path
-    if c.model.endswith((".keras", ".h5")):
-        model = load_classifier(c.model)
-        return model, {}, True, c.model
     keras.utils.set_random_seed(ctx.config.seed)
+    if ctx.config.strategy != "default":
+        return distributed_classifier(ctx, c, path, hist_path, key)
     xv, yv = ctx.data["validation"]
     train_ds, _ = load(d.source, "train", batch_size=d.batch_size, augment=d.augment, crop=d.crop,
                        seed=ctx.config.seed, **data_kwargs(ctx.config))
@@ -95,6 +168,32 @@ def classifier(ctx, c):
                               verbose=0, work_dir=os.path.join(ctx.work_dir, f"{c.name}-{key}-work"))
     save_model_atomic(model, path)
     write_json(hist_path, result.history)
+    return model, result.history, False, path
+
+
+def distributed_classifier(ctx, c, path, hist_path, key):
+    """Train one ``[[classifiers]]`` entry with the distributed loop under the pipeline's ``strategy``.
+
+    Every worker of a multiworker run calls this with the same data. The chief saves the model to
+    ``path`` and the history beside it; another worker saves its (identical) weights to
+    ``path`` + ``.worker<i>.keras`` so that it never reads a file the chief is still writing.
+    """
+    info, d = ctx.data["info"], ctx.config.data
+    strategy = make_strategy(ctx.config.strategy)
+    me = worker_info(strategy)
+    model, result = fit_distributed(
+        lambda: build_classifier(c.model, info.num_classes, info.image_shape, weights=c.weights,
+                                 trainable_layers=c.trainable_layers), ctx.data["train"], ctx.data["validation"],
+        strategy=strategy, epochs=c.epochs, learning_rate=c.learning_rate, patience=c.patience,
+        global_batch_size=d.batch_size, seed=ctx.config.seed,
+        adversarial=Adversarial.from_settings(c.adversarial, c.adv_eps, c.adv_ratio),
+        augment=augmenter(d.augment, ctx.config.seed), work_dir=os.path.join(ctx.work_dir, f"{c.name}-{key}-dist"))
+    if not me.is_chief:
+        path = f"{path}.worker{me.index}.keras"
+    save_model_atomic(model, path)
+    if me.is_chief:
+        write_json(hist_path, result.history)
+    ctx.say(f"      {c.name}: trained on {result.extra['replicas']} replicas ({result.extra['workers']} workers)")
     return model, result.history, False, path
 
 

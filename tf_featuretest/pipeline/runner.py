@@ -24,7 +24,9 @@ import tensorflow as tf
 from .._util.io import clean_leftovers, restore_previous
 from .._util.locks import FolderLock
 from ..config import PipelineConfig, load_config
+from ..distribute.ray_sweep import RaySweepBackend
 from ..errors import ConfigError
+from ..evaluation.sweep import sweep_backend
 from ..export.layout import NAME
 from ..report.html import Section, write_report
 from . import cache, models, staging
@@ -144,7 +146,8 @@ def _run_stages(ctx, cfg, wanted, retrain) -> RunResult:
                 reused = key is not None and not retrain and _reuse_stage(ctx, name, key)
                 if not reused:
                     before = len(ctx.sections)
-                    STAGE_FUNCS[name](ctx)
+                    with sweep_backend(_sweep_backend(cfg, name)):
+                        STAGE_FUNCS[name](ctx)
                     if key is not None:
                         cache.save_stage(ctx, name, key, ctx.sections[before:])
             done.add(name)
@@ -165,6 +168,15 @@ def _run_stages(ctx, cfg, wanted, retrain) -> RunResult:
     return RunResult(pipeline=cfg.name, report_path=report if os.path.exists(report) else None,
                      results_path=results if os.path.exists(results) else None, stages=tuple(outcomes),
                      seconds=seconds)
+
+
+#: Stages whose sweeps run on Ray when the pipeline sets ``ray``.
+RAY_STAGES = ("attacks", "noise")
+
+
+def _sweep_backend(cfg, name):
+    """The sweep backend of stage ``name``: Ray for the sweep stages when ``ray`` is set, else this process."""
+    return RaySweepBackend(cfg.ray, actors=cfg.ray_actors) if cfg.ray and name in RAY_STAGES else None
 
 
 def _reuse_stage(ctx: RunContext, name: str, key: str) -> bool:

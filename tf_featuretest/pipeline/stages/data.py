@@ -24,7 +24,10 @@ def run(ctx):
     skipped = sum(len(ctx.data[f"{s}_info"].skipped) for s in SPLITS)
     ctx.results["data"] = {"source": d.source, "class_names": list(info.class_names), "image_shape": list(info.image_shape),
                            "counts": counts, "sizes": {s: len(ctx.data[s][1]) for s in SPLITS},
-                           "skipped_files": skipped, "fingerprint": info.fingerprint}
+                           "skipped_files": skipped, "fingerprint": info.fingerprint,
+                           "shape": None if info.shape is None else info.shape.to_dict()}
+    ctx.say(f"      {d.source}: {info.image_shape[0]}x{info.image_shape[1]}x{info.image_shape[2]}"
+            + (f". {info.shape.describe()}" if info.shape is not None else ""))
     figs = []
     p, rel = ctx.figure_path("data", "class_counts.png")
     cp.plot_class_counts({s: ctx.data[s][1] for s in SPLITS}, info.class_names, p)

@@ -48,7 +48,7 @@ def section(r: dict, figures, num_test: int) -> Section:
                 else f"it misclassifies {wrong}; the confusion matrix shows which classes they are mistaken for")
         parts.append(f"{name} gets {pct(rep['accuracy'])} right at the first guess{topk}; "
                      f"{weakest_classes(rep)}, and {tail}.")
-    reading = f"On all {num_test} test images: " + " ".join(parts)
+    reading = f"On all {num_test:,} test images: " + " ".join(parts)
     if len(rows) > 1:
         top = max(row[1] for row in rows)
         best = [row[0] for row in rows if row[1] == top]
