@@ -278,15 +278,34 @@ def _train_advgan(data, image_size, batch_size, data_dir, epochs, model_path, ep
 @click.option("--reports", default="reports", show_default=True, help="Report root; the report goes to <root>/<pipeline>.")
 @click.option("--runs", default="runs", show_default=True, help="Where trained models are kept for reuse.")
 @click.option("--export-root", default="saved_models", show_default=True, help="SavedModel export root.")
+@click.option("--strategy", type=click.Choice(["default", "mirrored", "multiworker", "tpu"]), default=None,
+              help="Override the pipeline's strategy. multiworker: run on every worker with its TF_CONFIG; the "
+                   "workers train the classifiers together, the chief runs the other stages and writes the report.")
+@click.option("--ray", "ray_address", default=None,
+              help="Run the attack and noise sweeps on Ray: auto, local or a cluster address (host:port).")
 @quiet_option
 @library_errors
-def run(pipeline, stages, retrain, reports, runs, export_root, quiet):
+def run(pipeline, stages, retrain, reports, runs, export_root, strategy, ray_address, quiet):
     """Run a whole pipeline (default: the built-in digits one) and write the HTML report."""
+    import dataclasses
+    import tempfile
+
+    from ..distribute import make_strategy, worker_info
+
+    made = make_strategy(strategy) if strategy else None  # first: before any other TensorFlow op
     from ..config import load_config
     from ..pipeline.runner import parse_stages, run_pipeline
 
     cfg = load_config(pipeline)
     parse_stages(stages)  # a bad stage name fails before any work
+    cfg = dataclasses.replace(cfg, strategy=strategy or cfg.strategy, ray=ray_address or cfg.ray)
+    made = made or (make_strategy(cfg.strategy) if cfg.strategy != "default" else None)
+    if cfg.strategy == "multiworker":
+        retrain = True  # every worker must train: one reusing a model would leave the others waiting
+        if not worker_info(made).is_chief:  # train with the others; the chief writes runs/, the report, exports
+            scratch = tempfile.mkdtemp(prefix="featuretest-worker-")
+            stages, reports, runs, export_root = "classifier", scratch, os.path.join(scratch, "runs"), scratch
+            cfg = dataclasses.replace(cfg, ray=None)
     result = run_pipeline(cfg, stages=stages, retrain=retrain, quiet=quiet, reports_root=reports, runs_root=runs,
                           export_root=export_root)
     width = max(len(s.name) for s in result.stages)
