@@ -66,9 +66,11 @@ class DataConfig:
 
     source: str = key("digits", "digits, folder:PATH, gtsrb:PATH, tiny_imagenet:PATH or tfds:NAME; relative paths "
                                 "are resolved from the current directory")
-    image_size: tuple[int, int] | None = key(None, "[height, width] every image is resized to; unset: the "
-                                                   "source's default (32x32, Tiny ImageNet 64x64, TFDS native)")
-    channels: int | None = key(None, "1 (grayscale) or 3 (RGB); unset: the source's default", _in(1, 3))
+    image_size: tuple[int, int] | None = key(None, "[height, width] every image is resized to; unset: a folder whose "
+                                                   "images share one size of at most 128 px a side keeps it, else "
+                                                   "32x32 (Tiny ImageNet 64x64, TFDS native)")
+    channels: int | None = key(None, "1 (grayscale) or 3 (RGB); unset: inferred from the image files (folder, "
+                                     "GTSRB, Tiny ImageNet), 1 for digits, the data set's own for TFDS", _in(1, 3))
     batch_size: int = key(128, "images per training batch", _positive)
     augment: bool = key(False, "random rotation, zoom, translation and contrast on training batches")
     crop: str = key("none", "none, box (crop to the bounding box) or both (crops plus originals, for training) "
