@@ -20,6 +20,15 @@ from ._common import (
 )
 
 
+def _ray_backend(address, actors):
+    """A Ray sweep backend for ``--ray ADDRESS`` (None without it: the sweep runs in this process)."""
+    if not address:
+        return None
+    from ..distribute.ray_sweep import RaySweepBackend
+
+    return RaySweepBackend(address, actors=actors)
+
+
 @cli.command()
 @click.option("--model", "model_path", required=True, help="A .keras classifier.")
 @data_options
@@ -35,15 +44,19 @@ from ._common import (
 @click.option("--max-examples", default=256, show_default=True, type=click.IntRange(min=1))
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", default=None, help="Folder for attack.json and the PNG plots.")
+@click.option("--ray", "ray_address", default=None,
+              help="Run the sweep's batches on Ray: auto, local or a cluster address (host:port, ray://host:10001).")
+@click.option("--ray-actors", default=2, show_default=True, type=click.IntRange(min=1),
+              help="Actors in the Ray pool (each loads the model once).")
 @quiet_option
 @library_errors
 def attack(model_path, data, image_size, batch_size, data_dir, split, attack_name, eps, pixels, target, steps, norm,
-           generator_path, max_examples, seed, out, quiet):
+           generator_path, max_examples, seed, out, ray_address, ray_actors, quiet):
     """Sweep an attack over eps (or pixels): accuracy, success rate and perturbation size per value."""
     import numpy as np
 
     from ..attacks.registry import get_spec
-    from ..evaluation.sweep import as_batches, sweep
+    from ..evaluation.sweep import as_batches, sweep, sweep_backend
 
     spec = get_spec(attack_name)
     param = spec.param
@@ -86,9 +99,10 @@ def attack(model_path, data, image_size, batch_size, data_dir, split, attack_nam
     if target is not None and target >= info.num_classes:
         raise ConfigError(f"--target must be below the {info.num_classes} classes, got {target}")
     say(quiet, f"{attack_name} on up to {max_examples} {split} images of {data}, {param} = {list(values)} ...")
-    res = sweep(model, ds, transform, param, values, name=attack_name, target=target, seed=seed,
-                batch_size=batch_size, max_examples=max_examples,
-                progress=None if quiet else (lambda d, t: say(False, f"  batch {d}/{t}")))
+    with sweep_backend(_ray_backend(ray_address, ray_actors)):
+        res = sweep(model, ds, transform, param, values, name=attack_name, target=target, seed=seed,
+                    batch_size=batch_size, max_examples=max_examples,
+                    progress=None if quiet else (lambda d, t: say(False, f"  batch {d}/{t}")))
     click.echo(res.table())
     if out:
         from ..models import as_logits_model
@@ -128,14 +142,19 @@ def attack(model_path, data, image_size, batch_size, data_dir, split, attack_nam
 @click.option("--preset", default=None, type=click.Choice(["auto", "imagenet-c", "cifar10-c"]),
               help="Instead of the severity sweeps: the ImageNet-C / CIFAR-10-C table of corruption errors at the "
                    "reference's levels 1-5 (mCE and relative mCE vs --baseline); auto = CIFAR-10-C up to a 64-px side.")
+@click.option("--ray", "ray_address", default=None,
+              help="Run the sweep's batches on Ray: auto, local or a cluster address (host:port, ray://host:10001).")
+@click.option("--ray-actors", default=2, show_default=True, type=click.IntRange(min=1),
+              help="Actors in the Ray pool (each loads the model once).")
 @quiet_option
 @library_errors
 def noise(model_path, data, image_size, batch_size, data_dir, noises, baseline_path, severities, fraction,
-          abs_accuracy, tol, bootstrap, max_examples, seed, out, preset, quiet):
+          abs_accuracy, tol, bootstrap, max_examples, seed, out, preset, ray_address, ray_actors, quiet):
     """Noise robustness: failure threshold per noise, ranking, corruption error vs a baseline (or --preset: mCE)."""
     import numpy as np
 
     from ..evaluation.robustness import noise_robustness
+    from ..evaluation.sweep import sweep_backend
     from ..noise import parse_noises
     from ..report.noise_plots import write_noise_plots
 
@@ -152,22 +171,24 @@ def noise(model_path, data, image_size, batch_size, data_dir, noises, baseline_p
         from ..evaluation.robustness import preset_robustness
 
         say(quiet, f"{preset} corruptions at levels 1-5 on {info.num_examples} test images ...")
-        table = preset_robustness(
-            model, te, noises, preset=preset, baseline=baseline, seed=seed, batch_size=batch_size,
-            max_examples=max_examples, model_name=os.path.splitext(os.path.basename(model_path))[0],
-            baseline_name=os.path.splitext(os.path.basename(baseline_path))[0] if baseline_path else "baseline",
-            progress=None if quiet else (lambda who, i, n: say(False, f"  {who}: {i}/{n} corruptions done")))
+        with sweep_backend(_ray_backend(ray_address, ray_actors)):
+            table = preset_robustness(
+                model, te, noises, preset=preset, baseline=baseline, seed=seed, batch_size=batch_size,
+                max_examples=max_examples, model_name=os.path.splitext(os.path.basename(model_path))[0],
+                baseline_name=os.path.splitext(os.path.basename(baseline_path))[0] if baseline_path else "baseline",
+                progress=None if quiet else (lambda who, i, n: say(False, f"  {who}: {i}/{n} corruptions done")))
         click.echo(table.table())
         write_json(os.path.join(out, "noise.json"), {"preset": table.to_dict(), "data": info.to_dict()})
         say(quiet, f"wrote {out}/noise.json")
         return
     say(quiet, f"{len(names)} noises x {len(grid)} severities on {info.num_examples} test images ...")
-    result = noise_robustness(
-        model, te, names, baseline=baseline, severities=grid, fraction=fraction, accuracy=abs_accuracy, tol=tol,
-        bootstrap=bootstrap, seed=seed, batch_size=batch_size, max_examples=max_examples,
-        model_name=os.path.splitext(os.path.basename(model_path))[0],
-        baseline_name=os.path.splitext(os.path.basename(baseline_path))[0] if baseline_path else "baseline",
-        progress=None if quiet else (lambda who, i, n: say(False, f"  {who}: {i}/{n} noises done")))
+    with sweep_backend(_ray_backend(ray_address, ray_actors)):
+        result = noise_robustness(
+            model, te, names, baseline=baseline, severities=grid, fraction=fraction, accuracy=abs_accuracy, tol=tol,
+            bootstrap=bootstrap, seed=seed, batch_size=batch_size, max_examples=max_examples,
+            model_name=os.path.splitext(os.path.basename(model_path))[0],
+            baseline_name=os.path.splitext(os.path.basename(baseline_path))[0] if baseline_path else "baseline",
+            progress=None if quiet else (lambda who, i, n: say(False, f"  {who}: {i}/{n} noises done")))
     click.echo(result.table())
     image = np.asarray(next(iter(te))[0][0])
     plots = write_noise_plots(result, image, out, seed=seed)
