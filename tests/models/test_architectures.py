@@ -132,6 +132,8 @@ def test_training_resumes_and_saves(tmp_path, digits):
         train_classifier(m2, ds, None, epochs=3, verbose=0, work_dir=str(tmp_path / "r"), callbacks=[Crash()])
     m3 = build_classifier("small_cnn", 10)
     resumed = train_classifier(m3, ds, None, epochs=3, verbose=0, work_dir=str(tmp_path / "r"))
-    assert resumed.epochs_run == 2  # epochs 2 and 3 only; epoch 1 came from the backup
+    # Epoch 1 came from the backup, epochs 2 and 3 were trained now; the history holds all three.
+    assert resumed.extra["resumed_from_epoch"] == 1
+    assert resumed.epochs_run == 3 and len(resumed.history["loss"]) == 3
     with pytest.raises(ConfigError, match="weights.bin"):
         save_model_atomic(model, str(tmp_path / "weights.bin"))
