@@ -9,6 +9,7 @@ saves only the variables the endpoints use, each once. The signature functions l
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from .. import __version__
@@ -167,3 +168,31 @@ def export_generator(gan, root="saved_models", pipeline="digits", *, class_names
     endpoints = _sig.generator_endpoints(gan)
     return _export(pipeline, "generator", root, endpoints, shape, names, separation_radius,
                    extra={"latent_dim": int(_sig.gan_latent_dim(gan))}, version=version)
+
+
+def export_judge(committee, root="saved_models", pipeline="digits", *, image_shape, class_names,
+                 samples=None, separation_radius=None, version=None) -> ExportResult:
+    """Export the label committee as the ``judge`` artifact: ``votes(image) -> probabilities [N, M, K]``.
+
+    The service asks it whether a look-alike still shows the original label (the rule of
+    :meth:`~tf_featuretest.testgen.judge.LabelCommittee.verdict`, with the members and ``agree``
+    kept in the metadata). ``samples = (images, labels)``, a few test images, are stored as the
+    variable collection ``samples`` so the web page has images to try.
+    """
+    class_names = list(class_names)
+    if len(class_names) != committee.num_classes:
+        raise ConfigError(f"got {len(class_names)} class names for a committee of {committee.num_classes} classes")
+    names, shape = check_names(pipeline, class_names, tuple(int(v) for v in image_shape))
+    endpoints, variables = _sig.judge_endpoints(committee, shape)
+    extra = {"members": list(committee.names), "agree": float(committee.agree),
+             "accuracies": {k: float(v) for k, v in committee.accuracies.items()}}
+    if samples is not None:
+        images, labels = (np.asarray(samples[0], np.float32), np.asarray(samples[1], np.int64))
+        if images.shape[1:] != tuple(shape) or len(images) != len(labels):
+            raise ConfigError(f"samples must be [N, {', '.join(map(str, shape))}] with N labels, got {images.shape} "
+                              f"and {labels.shape}")
+        variables = [*variables, ("samples", [tf.Variable(images, trainable=False, name="sample_images"),
+                                              tf.Variable(labels, trainable=False, name="sample_labels")])]
+        extra["samples"] = int(len(images))
+    return _export(pipeline, "judge", root, endpoints, shape, names, separation_radius, extra=extra,
+                   variables=variables, version=version)

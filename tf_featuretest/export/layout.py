@@ -30,7 +30,7 @@ import tensorflow as tf
 from .._util.io import TMP_MARK, WriteError, atomic_write, describe_os_error, dumps_json, fsync_tree, makedirs
 from ..errors import ConfigError, FeatureTestError, ModelError, first_line
 
-ARTIFACTS = ("classifier", "attacks", "vae", "generator")
+ARTIFACTS = ("classifier", "attacks", "vae", "generator", "judge")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 

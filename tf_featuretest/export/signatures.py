@@ -202,3 +202,44 @@ def generator_endpoints(gan):
         return {"images": tf.cast(gan.generate(labels, seed=seed), tf.float32)}
 
     return [("generate", generate, [_spec([None], tf.int64, "labels"), _spec([], tf.int32, "seed")])]
+
+
+# ----------------------------------------------------------------------------- label committee
+
+
+def judge_endpoints(committee, image_shape):
+    """``votes(image) -> {probabilities [N, M, K]}``: every committee member's class probabilities.
+
+    Network members answer through softmax of their logits; a k-NN member (``PixelKNN``) is
+    rebuilt in the graph from its pooled reference images, kept as variables. Returns
+    ``(endpoints, variables)``.
+    """
+    parts, variables = [], []
+    for name, member in committee.members.items():
+        if hasattr(member, "reference"):
+            ref = tf.Variable(member.reference, trainable=False, name=f"{name}_reference")
+            ref_sq = tf.Variable(member.reference_sq, trainable=False, name=f"{name}_reference_sq")
+            labels = tf.Variable(tf.cast(member.labels, tf.int64), trainable=False, name=f"{name}_labels")
+            variables.append((f"{name}_reference", [ref, ref_sq, labels]))
+            parts.append(_knn_part(ref, ref_sq, labels, pool=int(member.pool), k=int(member.k),
+                                   num_classes=int(committee.num_classes)))
+        else:
+            parts.append(lambda x, m=member: tf.nn.softmax(tf.cast(m(x, training=False), tf.float32), axis=-1))
+
+    def votes(image):
+        return {"probabilities": tf.stack([p(image) for p in parts], axis=1)}
+
+    return [("votes", votes, [_spec([None, *image_shape], tf.float32, "image")])], variables
+
+
+def _knn_part(ref, ref_sq, labels, *, pool, k, num_classes):
+    def part(x):
+        if pool > 1:
+            x = tf.nn.avg_pool2d(x, pool, pool, "VALID")
+        q = tf.reshape(x, [tf.shape(x)[0], -1])
+        d2 = tf.reduce_sum(tf.square(q), axis=1, keepdims=True) + ref_sq[None, :] - 2.0 * tf.matmul(q, ref,
+                                                                                                   transpose_b=True)
+        _, idx = tf.math.top_k(-d2, k=k)
+        return tf.reduce_sum(tf.one_hot(tf.gather(labels, idx), num_classes), axis=1) / float(k)
+
+    return part

@@ -25,12 +25,18 @@ CACHED_ARTIFACTS = {"feature": ("separation_radius",), "lookalike": ("centroids"
 FORMAT = 1
 
 
+#: Artifacts of earlier stages a stage's output depends on: which of them exist is part of its key
+#: (an export after ``--stages classifier,export`` has no VAE; one after a full run must not reuse it).
+INPUT_ARTIFACTS = {"export": ("vae", "gan", "committee", "advgan_generator", "centroids", "separation_radius")}
+
+
 def stage_key(ctx, name: str) -> str:
-    """The content key of a stage: configuration (without stage selection), data, seed, models."""
+    """The content key of a stage: configuration (without stage selection), data, seed, models, inputs present."""
     cfg = ctx.config.to_dict()
     cfg.pop("stages", None)
     cfg.pop("source_file", None)
-    return ctx.content_hash("stage", name, cfg, sorted(ctx.model_keys.items()))
+    present = [k for k in INPUT_ARTIFACTS.get(name, ()) if k in ctx.artifacts]
+    return ctx.content_hash("stage", name, cfg, sorted(ctx.model_keys.items()), present)
 
 
 def stage_dir(ctx, name: str, key: str) -> str:

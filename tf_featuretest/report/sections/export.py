@@ -4,7 +4,8 @@ from __future__ import annotations
 from ..html import Section, Table
 
 #: How each artifact is named in the section's sentence.
-WHAT = {"classifier": "the classifier", "attacks": "its attacks", "vae": "the VAE", "generator": "the DCGAN generator"}
+WHAT = {"classifier": "the classifier", "attacks": "its attacks", "vae": "the VAE", "generator": "the DCGAN generator",
+        "judge": "the label committee (with a few test images)"}
 
 
 def _join(items) -> str:
