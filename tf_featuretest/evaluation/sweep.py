@@ -209,6 +209,8 @@ def sweep_part(model, batches, transform, param, values, *, batch_ids=None, seed
 def merge_parts(parts, num_examples: int | None = None) -> SweepPart:
     """One :class:`SweepPart` from parts in any order, sorted by global index.
 
+    The arrays come back C-contiguous whatever the parts' layout (a Ray backend hands over transposed
+    ones), so the means :func:`summarize` takes are bit-identical to those of an unsharded sweep.
     Raises :class:`ConfigError` when an image appears twice or (with ``num_examples``) is missing.
     """
     parts = list(parts)
@@ -224,8 +226,8 @@ def merge_parts(parts, num_examples: int | None = None) -> SweepPart:
         raise ConfigError(f"sweep parts cover {len(index)} of {num_examples} images "
                           f"(first missing: {int(missing[0]) if len(missing) else 'none'})")
 
-    def cat(name):
-        return np.concatenate([getattr(p, name) for p in parts], axis=-1)[..., order]
+    def cat(name):  # C order: summarize's means then add in the order they do for one process's part
+        return np.ascontiguousarray(np.concatenate([getattr(p, name) for p in parts], axis=-1)[..., order])
 
     return SweepPart(index=index, labels=cat("labels"), clean_pred=cat("clean_pred"), pred=cat("pred"),
                      linf=cat("linf"), l2=cat("l2"), seconds=np.sum([p.seconds for p in parts], axis=0))
