@@ -18,7 +18,11 @@ SETTINGS = {
     "pgd": ({"steps": 20}, 0.9),
     "feature_space": ({"steps": 40}, 0.8),
     "one_pixel": ({"popsize": 40, "generations": 3}, None),
-    "advgan": ({}, None),  # a 2-epoch generator: its targeted success is tested in tests/attacks/test_advgan_attack.py
+    "advgan": ({}, None),
+    # C&W with a quick schedule (a large first constant, Adam at 0.1): its textbook settings are tested in test_cw.py
+    "cw": ({"steps": 30, "binary_steps": 2, "initial_const": 10.0, "learning_rate": 0.1}, 0.75),
+    # DDN's eps is an L2 cap: at 0.3 no targeted digit is reachable; its success is tested in test_ddn.py
+    "ddn": ({"steps": 30}, None),  # a 2-epoch generator: its targeted success is tested in tests/attacks/test_advgan_attack.py
 }
 
 

@@ -5,6 +5,8 @@ argument, norms), so the CLI, sweeps and callbacks find attacks by name.
 """
 from .adversarial_training import AdversarialModel, train_adversarial
 from .advgan import advgan, advgan_family
+from .cw import cw, cw_tf
+from .ddn import ddn, ddn_tf
 from .feature_space import ClassCentroids, class_centroids, feature_space, feature_space_tf, joint_model
 from .fgsm import fgsm, fgsm_tf
 from .fooling import FoolingResult, fooling_images
@@ -14,6 +16,6 @@ from .registry import ATTACKS, SPECS, AttackSpec, get_attack, get_spec, register
 from .similarity import image_stats, ssim
 
 __all__ = ["ATTACKS", "AdversarialModel", "AttackSpec", "ClassCentroids", "FoolingResult", "OnePixelResult", "SPECS",
-           "advgan", "advgan_family", "class_centroids", "feature_space", "feature_space_tf", "fgsm", "fgsm_tf",
-           "fooling_images", "get_attack", "get_spec", "image_stats", "joint_model", "one_pixel", "one_pixel_attack",
-           "pgd", "pgd_tf", "register", "ssim", "train_adversarial"]
+           "advgan", "advgan_family", "class_centroids", "cw", "cw_tf", "ddn", "ddn_tf", "feature_space",
+           "feature_space_tf", "fgsm", "fgsm_tf", "fooling_images", "get_attack", "get_spec", "image_stats",
+           "joint_model", "one_pixel", "one_pixel_attack", "pgd", "pgd_tf", "register", "ssim", "train_adversarial"]

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from ..errors import ConfigError
 from .advgan import advgan
+from .cw import cw
+from .ddn import ddn
 from .feature_space import feature_space
 from .fgsm import fgsm
 from .one_pixel import one_pixel
@@ -29,7 +31,8 @@ class AttackSpec:
     Attributes:
         name: the registered name.
         fn: ``fn(model, x, y, *, <param>, ..., seed=None) -> x_adv``.
-        param: the budget a sweep varies (``"eps"``, or ``"pixels"`` for the one-pixel attack).
+        param: the budget a sweep varies (``"eps"``, or ``"pixels"`` for the one-pixel attack); for the
+            minimal-perturbation attacks (``cw``, ``ddn``) ``eps`` is an optional cap on the change.
         steps: the name of its iteration-count argument, or None when it has none.
         norms: the norms it accepts through ``norm=`` (``"inf"``, ``2``); empty when it takes no ``norm``.
         targeted: ``"optional"``, ``"required"`` (needs ``target=``) or ``"never"``.
@@ -85,3 +88,7 @@ register("feature_space", feature_space, steps="steps", targeted="required",
          summary="targeted look-alike through the target class's typical features")
 register("advgan", advgan, requires=("generator",),
          summary="one pass of an AdvGAN generator trained against the classifier (needs generator=)")
+register("cw", cw, steps="steps", norms=("inf", 2),
+         summary="Carlini-Wagner L2: smallest L2 change (eps: optional cap; L-inf box or L2 rescale)")
+register("ddn", ddn, steps="steps", norms=(2,),
+         summary="decoupled direction and norm (Rony et al. 2019): fast minimal L2 (eps: optional L2 cap)")
