@@ -23,6 +23,7 @@ SETTINGS = {
     "cw": ({"steps": 30, "binary_steps": 2, "initial_const": 10.0, "learning_rate": 0.1}, 0.75),
     # DDN's eps is an L2 cap: at 0.3 no targeted digit is reachable; its success is tested in test_ddn.py
     "ddn": ({"steps": 30}, None),  # a 2-epoch generator: its targeted success is tested in tests/attacks/test_advgan_attack.py
+    "perceptual": ({}, 0.9),  # its default 50 steps; SSIM, weights and confidence are tested in test_perceptual.py
 }
 
 

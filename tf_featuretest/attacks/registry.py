@@ -21,6 +21,7 @@ from .ddn import ddn
 from .feature_space import feature_space
 from .fgsm import fgsm
 from .one_pixel import one_pixel
+from .perceptual import perceptual
 from .pgd import pgd
 
 
@@ -92,3 +93,5 @@ register("cw", cw, steps="steps", norms=("inf", 2),
          summary="Carlini-Wagner L2: smallest L2 change (eps: optional cap; L-inf box or L2 rescale)")
 register("ddn", ddn, steps="steps", norms=(2,),
          summary="decoupled direction and norm (Rony et al. 2019): fast minimal L2 (eps: optional L2 cap)")
+register("perceptual", perceptual, steps="steps", targeted="required",
+         summary="targeted look-alike of smallest perceptual change (texture-weighted L2 + SSIM; eps: optional L-inf box)")
