@@ -1,4 +1,5 @@
 """The HTTP service through FastAPI's TestClient, on a real export of the digits CNN."""
+import base64
 import io
 import json
 import os
@@ -13,7 +14,8 @@ from serve_helpers import make_export, png
 @pytest.fixture(scope="module")
 def export_dir(tmp_path_factory, digits, digits_cnn):
     x, y = digits["train"]
-    return make_export(digits_cnn, x, y, tmp_path_factory.mktemp("exports"))
+    xs, ys = digits["test"]
+    return make_export(digits_cnn, x, y, tmp_path_factory.mktemp("exports"), samples=(xs[:12], ys[:12]))
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +64,37 @@ def test_healthz_and_labels(client):
     info = client.get("/v1/labels").json()
     assert info["labels"] == [str(i) for i in range(10)]
     assert info["image_shape"] == [32, 32, 1]
-    assert set(info["methods"]) == {"feature_space", "pgd", "fgsm"}
+    assert info["methods"] == ["perceptual", "cw", "ddn", "feature_space", "pgd", "fgsm"]
+    assert info["default_method"] == "perceptual" and info["minimal_methods"] == ["perceptual", "cw", "ddn"]
+    assert info["judge"] == ["cnn", "wide_cnn", "knn"] and info["samples"] == 12
+
+
+def test_samples_are_the_exported_test_images(client, digits):
+    xs, ys = digits["test"]
+    items = client.get("/v1/samples").json()["samples"]
+    assert [it["label"] for it in items] == [str(v) for v in ys[:12]]
+    for it, img in zip(items, xs[:12]):
+        raw = base64.b64decode(it["png"].split(",", 1)[1])
+        back = np.asarray(Image.open(io.BytesIO(raw)), np.float32) / 255.0
+        assert np.abs(back - img[..., 0]).max() <= 0.5 / 255 + 1e-6
+
+
+def test_default_attack_is_a_judged_look_alike(client, backend, sample):
+    x, data = sample
+    r = client.post("/v1/attack?format=json", files={"file": ("d.png", data, "image/png")}, data={"target": "8"})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["method"] == "perceptual" and body["eps"] == 1.0
+    assert body["success"] and body["predicted_label"] == "8"
+    j = body["judge"]
+    assert j["label"] == "3" and j["verdict"] in ("kept", "changed", "ambiguous")
+    assert [m["name"] for m in j["members"]] == ["cnn", "wide_cnn", "knn"]
+    # the verdict follows the committee's rule on the members' answers
+    sure = [m["confidence"] >= backend.judge.agree for m in j["members"]]
+    kept = all(m["label"] == "3" and ok for m, ok in zip(j["members"], sure))
+    assert (j["verdict"] == "kept") == kept
+    # the committee sees the unchanged 3 as a 3
+    assert backend.verdict(np.round(x[None] * 255) / 255, [3])[0]["verdict"] == "kept"
 
 
 def test_predict_matches_model(client, digits, digits_cnn):
@@ -103,21 +135,27 @@ def test_attack_png_with_headers(client, sample):
     assert r.headers["X-Success"] == str(r.headers["X-Predicted-Label"] == "8").lower()
 
 
-@pytest.mark.parametrize("method", ["feature_space", "pgd", "fgsm"])
+@pytest.mark.parametrize("method", ["perceptual", "cw", "ddn", "feature_space", "pgd", "fgsm"])
 def test_attack_json_every_method(client, sample, method):
     _, data = sample
+    minimal = method in ("perceptual", "cw", "ddn")
+    # the minimal-change methods search freely (eps = 1: no cap); the others spend an L-inf budget of 0.3
     r = client.post("/v1/attack?format=json", files={"file": ("d.png", data, "image/png")},
-                    data={"target": "8", "method": method, "eps": "0.3"})
+                    data={"target": "8", "method": method, "eps": "1" if minimal else "0.3"})
     assert r.status_code == 200
     body = r.json()
     assert body["method"] == method and body["target"] == "8"
-    assert body["linf"] <= 0.3 + 1e-5 and 0.0 < body["ssim"] <= 1.0
+    assert 0.0 < body["ssim"] <= 1.0 and (minimal or body["linf"] <= 0.3 + 1e-5)
     assert body["predicted_label"] == body["adversarial_prediction"]["label"]
     assert body["original_prediction"]["label"] == "3"
     for key in ("original_png", "adversarial_png", "perturbation_png"):
         assert body[key].startswith("data:image/png;base64,")
-    if method in ("feature_space", "pgd"):
+    if method != "fgsm":
         assert body["success"] and body["predicted_label"] == "8"
+    if minimal:  # a cap bounds the change, reached or not
+        r = client.post("/v1/attack?format=json", files={"file": ("d.png", data, "image/png")},
+                        data={"target": "8", "method": method, "eps": "0.1"})
+        assert r.status_code == 200 and r.json()["linf"] <= 0.1 + 1e-5
 
 
 def test_upload_limits_and_formats(client, sample):

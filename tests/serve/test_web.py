@@ -24,7 +24,9 @@ def free_port():
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, digits, digits_cnn):
     x, y = digits["train"]
-    models = make_export(digits_cnn, x, y, tmp_path_factory.mktemp("web_exports"))
+    xs, ys = digits["test"]
+    first = [int(np.flatnonzero(ys == c)[0]) for c in range(10)]  # one test image per class, as the strip shows
+    models = make_export(digits_cnn, x, y, tmp_path_factory.mktemp("web_exports"), samples=(xs[first], ys[first]))
     port = free_port()
     env = dict(os.environ, FEATURETEST_API_KEY="")
     proc = subprocess.Popen([sys.executable, "-m", "tf_featuretest", "serve", "--models", models,
@@ -83,3 +85,35 @@ def test_turn_a_three_into_an_eight(server, three_png):
         browser.close()
     assert label == "8"
     assert linf <= 0.2 + 1e-4 and 0.0 < ssim <= 1.0
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium is not installed (.ci/run installs it)")
+def test_strip_and_default_method_make_a_look_alike(server):
+    """No broken images before anything is chosen; a test image from the strip and the default method
+    turn a 3 into an 8, with SSIM and the committee's verdict shown."""
+    from playwright.sync_api import sync_playwright
+
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
+        page = browser.new_page(viewport={"width": 1000, "height": 900})
+        page.goto(server + "/")
+        page.wait_for_function("document.querySelectorAll('#samples button').length === 10")
+        broken = page.evaluate("[...document.querySelectorAll('img')].filter(i => i.offsetParent !== null && "
+                               "(!i.getAttribute('src') || (i.complete && i.naturalWidth === 0))).length")
+        assert broken == 0
+        assert page.input_value("#method") == "perceptual" and page.input_value("#eps") == "1"
+        page.click("#samples button[data-label='3']")
+        page.wait_for_function("document.getElementById('pred-original').textContent.includes('model: 3')")
+        assert page.input_value("#target") == "4"  # the next label, never the image's own
+        page.select_option("#target", "8")
+        page.click("#run")
+        page.wait_for_function("document.getElementById('result-label').textContent !== ''", timeout=120_000)
+        label = page.text_content("#result-label")
+        judge = page.text_content("#judge")
+        ssim = float(page.text_content("#ssim"))
+        page.screenshot(path=os.path.join(ARTIFACTS, "web_lookalike.png"), full_page=True)
+        browser.close()
+    assert label == "8"
+    assert judge.startswith(("yes: the label committee still sees 3", "no:", "unsure:")), judge
+    assert 0.0 < ssim <= 1.0

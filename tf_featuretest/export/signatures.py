@@ -10,8 +10,11 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from ..attacks.cw import cw_tf
+from ..attacks.ddn import ddn_tf
 from ..attacks.feature_space import feature_space_tf, joint_model
 from ..attacks.fgsm import fgsm_tf
+from ..attacks.perceptual import perceptual_tf
 from ..attacks.pgd import pgd_tf
 from ..errors import ConfigError, ModelError
 from ..models.introspection import feature_model
@@ -93,6 +96,7 @@ def attack_endpoints(model, image_shape, *, centroids=None, feature_layer=None, 
     endpoints = [("fgsm", fgsm, [image, label, eps, target]),
                  ("pgd", pgd, [image, label, eps, _spec([], tf.float32, "step_size"), _spec([], tf.int32, "steps"),
                                target])]
+    endpoints += minimal_endpoints(model, predicted, image, target)
     variables = []
     if centroids is not None:
         array = np.asarray(getattr(centroids, "centroids", centroids), np.float32)
@@ -116,6 +120,48 @@ def attack_endpoints(model, image_shape, *, centroids=None, feature_layer=None, 
     if advgan is not None:
         endpoints.append(advgan_endpoint(advgan, predicted, image, target))
     return endpoints, variables
+
+
+#: Iterations of the exported minimal-change attacks (C&W: per binary-search step).
+PERCEPTUAL_STEPS, CW_STEPS, CW_BINARY_STEPS, DDN_STEPS = 50, 100, 5, 100
+
+
+def _cap_box(image, cap):
+    """The L-inf box ``[x - cap, x + cap]`` inside ``[0, 1]`` (``cap >= 1``: the whole of ``[0, 1]``)."""
+    return tf.maximum(image - cap, 0.0), tf.minimum(image + cap, 1.0)
+
+
+def minimal_endpoints(model, predicted, image, target):
+    """``perceptual``, ``cw`` and ``ddn``: ``(image, target, cap) -> {adversarial, predicted}``.
+
+    Each searches for the smallest change that makes ``model`` say ``target`` (one target for the
+    whole batch); ``cap`` bounds the change in L-inf (1: no bound). C&W and the perceptual attack
+    search inside the capped box; DDN searches freely and its answer is clipped to it.
+    """
+    cap = _spec([], tf.float32, "cap")
+
+    def per_image(image, target):
+        return tf.fill([tf.shape(image)[0]], tf.cast(target, tf.int32))
+
+    def cw(image, target, cap):
+        lo, hi = _cap_box(image, cap)
+        adv, _ = cw_tf(model, image, per_image(image, target), lo, hi, steps=CW_STEPS, binary_steps=CW_BINARY_STEPS)
+        return {"adversarial": adv, "predicted": predicted(adv)}
+
+    def ddn(image, target, cap):
+        y = tf.argmax(_logits(model, image), axis=-1, output_type=tf.int32)
+        adv, _ = ddn_tf(model, image, y, per_image(image, target), steps=DDN_STEPS, seed=tf.constant([0, 0], tf.int32))
+        lo, hi = _cap_box(image, cap)
+        adv = tf.clip_by_value(adv, lo, hi)
+        return {"adversarial": adv, "predicted": predicted(adv)}
+
+    def perceptual(image, target, cap):
+        lo, hi = _cap_box(image, cap)
+        adv, _, _ = perceptual_tf(model, image, per_image(image, target), lo, hi, steps=PERCEPTUAL_STEPS)
+        return {"adversarial": adv, "predicted": predicted(adv)}
+
+    return [("perceptual", perceptual, [image, target, cap]), ("cw", cw, [image, target, cap]),
+            ("ddn", ddn, [image, target, cap])]
 
 
 def advgan_endpoint(generator, predicted, image, target):

@@ -32,7 +32,7 @@ from starlette.concurrency import run_in_threadpool
 
 from .._util.io import TMP_MARK
 from ..errors import ConfigError, FeatureTestError
-from .backend import ExportBackend
+from .backend import MINIMAL, ExportBackend
 from .images import UploadError, UploadLimits, decode_image, decoded_values, open_upload, perturbation_image, png_data_url, to_png
 from .review import register_review_routes
 from .safety import header_text, public_results, report_file_path
@@ -221,7 +221,17 @@ def create_app(models_dir=None, *, reports_dir=None, api_key=_UNSET, limits: Upl
     async def labels():
         """The model's labels (index order), its input shape and the attack methods on offer."""
         return {"labels": list(backend.labels), "image_shape": list(backend.image_shape),
-                "methods": list(backend.methods), "pipeline": backend.pipeline}
+                "methods": list(backend.methods), "default_method": backend.default_method,
+                "minimal_methods": [m for m in backend.methods if m in MINIMAL],
+                "judge": list(backend.judge_members), "samples": int(len(backend.samples[1])),
+                "pipeline": backend.pipeline}
+
+    @app.get("/v1/samples", tags=["model"])
+    async def samples():
+        """Test images exported with the model (two per class), as PNG data URLs, to try the look-alikes on."""
+        images, labels_ = backend.samples
+        return {"samples": [{"label": backend.labels[int(lab)], "index": int(lab), "png": png_data_url(img)}
+                            for img, lab in zip(images, labels_)]}
 
     @app.post("/v1/predict", tags=["model"])
     async def predict(file: UploadFile = File(..., description="PNG, JPEG, BMP, GIF or WEBP image"),
@@ -235,8 +245,11 @@ def create_app(models_dir=None, *, reports_dir=None, api_key=_UNSET, limits: Upl
                                "description": "the look-alike PNG (X-* headers) or JSON"}})
     async def attack(file: UploadFile = File(..., description="the image to change"),
                      target: str = Form(..., description="label the result should get (name or index)"),
-                     method: str = Form("feature_space", description="feature_space, pgd or fgsm"),
-                     eps: float = Form(0.1, description="L-inf budget in (0, 1]"),
+                     method: str | None = Form(None, description="perceptual (the default), cw, ddn, feature_space, "
+                                                                 "pgd or fgsm: those the export has"),
+                     eps: float | None = Form(None, description="L-inf budget in (0, 1] (default 0.2); for "
+                                                                "perceptual, cw and ddn a cap on the change "
+                                                                "(default 1: none)"),
                      format: str = Query("png", pattern="^(png|json)$", description="png or json")):
         """A look-alike image that the model calls ``target``."""
         backend.label_index(target)
@@ -252,6 +265,8 @@ def create_app(models_dir=None, *, reports_dir=None, api_key=_UNSET, limits: Upl
                    "X-Linf": f"{out.linf:.6f}", "X-L2": f"{out.l2:.6f}", "X-SSIM": f"{out.ssim:.6f}",
                    "X-Target": header_text(out.target), "X-Success": str(out.success).lower(),
                    "X-Original-Label": header_text(out.before.names[0]), "X-Label-Encoding": "percent-encoded UTF-8"}
+        if out.judge is not None:
+            headers["X-Judge"] = out.judge["verdict"]
         return Response(to_png(out.adversarial), media_type="image/png", headers=headers)
 
     @app.get("/", include_in_schema=False)

@@ -16,8 +16,12 @@ import numpy as np
 
 from ..errors import ConfigError, ModelError
 from ..export.layout import is_complete, latest_version, load_artifact
+from ..testgen.judge import LabelCommittee, Votes
 
-METHODS = ("feature_space", "pgd", "fgsm")
+#: The look-alike methods the service offers, the default first (when the export has it).
+METHODS = ("perceptual", "cw", "ddn", "feature_space", "pgd", "fgsm")
+#: Methods that search for the smallest change: ``eps`` only caps it (1 = no cap).
+MINIMAL = ("perceptual", "cw", "ddn")
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class AttackOutcome:
     linf: float
     l2: float
     ssim: float
+    judge: dict | None = None  # the label committee's verdict on the look-alike (None: no judge exported)
 
     @property
     def success(self) -> bool:
@@ -56,7 +61,7 @@ class AttackOutcome:
     def to_dict(self) -> dict:
         return {"method": self.method, "target": self.target, "eps": self.eps, "success": self.success,
                 "predicted_label": self.after.names[0], "confidence": self.after.probabilities[0],
-                "linf": self.linf, "l2": self.l2, "ssim": self.ssim,
+                "linf": self.linf, "l2": self.l2, "ssim": self.ssim, "judge": self.judge,
                 "original_prediction": self.before.to_dict(), "adversarial_prediction": self.after.to_dict()}
 
 
@@ -96,6 +101,36 @@ class ExportBackend:
             self.attacks_version = attack_meta["version"]
             self.methods = tuple(m for m in METHODS if m in self.attacks.signatures)
         self.pgd_steps = int(pgd_steps)
+        self.judge, self.judge_members, self.samples = None, (), (np.zeros((0, *self.image_shape), np.float32),
+                                                                    np.zeros(0, np.int64))
+        if latest_version(self.models_dir, "judge") is not None:
+            try:
+                self._load_judge()
+            except ModelError as exc:
+                warnings.warn(f"the judge export does not load ({exc}); look-alikes are not judged", stacklevel=2)
+
+    def _load_judge(self):
+        judge, meta = load_artifact(self.models_dir, "judge")
+        if [str(n) for n in meta["class_names"]] != list(self.labels):
+            raise ModelError("its labels differ from the classifier's")
+        self.judge_members = tuple(meta["members"])
+        self._votes = judge.signatures["votes"]
+        self.judge = LabelCommittee({m: None for m in self.judge_members}, num_classes=len(self.labels),
+                                    agree=float(meta["agree"]))
+        if hasattr(judge, "samples"):
+            images, labels = (v.numpy() for v in judge.samples)
+            self.samples = (images.astype(np.float32), labels.astype(np.int64))
+
+    def verdict(self, images, labels) -> list:
+        """The committee's answer for each image and label: ``{"verdict", "label", "members": [...]}``."""
+        tf = self._tf
+        probs = self._votes(image=tf.constant(np.asarray(images, np.float32)))["probabilities"].numpy()
+        votes = Votes.from_probabilities(self.judge_members, probs)
+        codes = self.judge.verdict(votes, labels).status
+        return [{"verdict": str(c), "label": self.labels[int(lab)],
+                 "members": [{"name": m, "label": self.labels[int(votes.labels[i, j])],
+                              "confidence": float(votes.confidences[i, j])} for j, m in enumerate(self.judge_members)]}
+                for i, (c, lab) in enumerate(zip(codes, np.asarray(labels).reshape(-1)))]
 
     def _attacks_for(self, version):
         """The attacks exported with the classifier's version (one export shares one number), else the newest."""
@@ -130,15 +165,23 @@ class ExportBackend:
         return [Prediction(tuple(self.labels[i] for i in row), tuple(int(i) for i in row),
                            tuple(float(p[i]) for i in row)) for p, row in zip(probs, order)]
 
-    def attack(self, image, target, *, method="feature_space", eps=0.1) -> AttackOutcome:
+    @property
+    def default_method(self) -> str | None:
+        return self.methods[0] if self.methods else None
+
+    def attack(self, image, target, *, method=None, eps=None) -> AttackOutcome:
         """A look-alike of one ``[H, W, C]`` image that the model should call ``target``.
 
         Args:
             image: float32 ``[H, W, C]`` in [0, 1] at the model's size.
             target: the target label (name, or index).
-            method: one of :attr:`methods`.
-            eps: L-inf budget in (0, 1].
+            method: one of :attr:`methods` (default: the first, ``perceptual`` when exported).
+            eps: L-inf budget in (0, 1]; for the minimal-change methods (:data:`MINIMAL`) a cap on
+                the change, default 1 (none); for the others the budget, default 0.2.
         """
+        method = method or self.default_method
+        if eps is None:
+            eps = 1.0 if method in MINIMAL else 0.2
         tf = self._tf
         if method not in self.methods:
             have = ", ".join(self.methods) or "none (no attacks export)"
@@ -156,10 +199,14 @@ class ExportBackend:
         if method == "pgd":
             args["step_size"] = tf.constant(float(eps) / 8.0, tf.float32)
             args["steps"] = tf.constant(self.pgd_steps, tf.int32)
+        if method in MINIMAL:
+            del args["eps"]
+            args["cap"] = tf.constant(float(eps), tf.float32)
         adv = sig(**args)["adversarial"].numpy()
         after = self.predict(adv)[0]
+        judged = None if self.judge is None else self.verdict(adv, [before.indices[0]])[0]
         diff = adv[0] - x[0]
         fs = int(min(11, x.shape[1], x.shape[2]))
         ssim = float(tf.image.ssim(tf.constant(adv), tf.constant(x), max_val=1.0, filter_size=fs).numpy()[0])
         return AttackOutcome(method, self.labels[t], float(eps), x[0], adv[0], before, after,
-                             float(np.abs(diff).max()), float(np.sqrt((diff ** 2).sum())), ssim)
+                             float(np.abs(diff).max()), float(np.sqrt((diff ** 2).sum())), ssim, judged)

@@ -222,6 +222,15 @@ class Votes:
     confidences: np.ndarray
     probabilities: np.ndarray
 
+    @classmethod
+    def from_probabilities(cls, members, probabilities) -> Votes:
+        """Votes from each member's class probabilities ``[N, M, C]`` (e.g. an exported judge's answer)."""
+        p = np.asarray(probabilities, np.float32)
+        if p.ndim != 3 or p.shape[1] != len(members):
+            raise DataError(f"probabilities must be [N, {len(members)}, C], got shape {p.shape}")
+        return cls(members=tuple(members), labels=np.argmax(p, axis=2).astype(np.int64),
+                   confidences=np.max(p, axis=2).astype(np.float32), probabilities=p)
+
     def probability_of(self, labels) -> np.ndarray:
         """``[N, M]``: the probability each member gives ``labels[i]``."""
         labels = np.asarray(labels, np.int64)
@@ -299,8 +308,7 @@ class LabelCommittee:
         probs = np.stack([self._member_probabilities(m, images, batch_size) for m in self.members.values()], axis=1)
         if probs.shape[2] != self.num_classes:
             raise DataError(f"committee members answer {probs.shape[2]} classes, expected {self.num_classes}")
-        return Votes(members=self.names, labels=np.argmax(probs, axis=2).astype(np.int64),
-                     confidences=np.max(probs, axis=2).astype(np.float32), probabilities=probs.astype(np.float32))
+        return Votes.from_probabilities(self.names, probs)
 
     def verdict(self, votes: Votes, labels) -> Verdicts:
         """Kept / changed / ambiguous for ``labels`` from already computed ``votes``."""
