@@ -152,13 +152,22 @@ class FeatureConfig:
                                     check_methods)
 
 
+#: Targeted methods the look-alike stage can compare.
+LOOKALIKE_METHODS = ("perceptual", "cw", "ddn", "pgd", "feature_space")
+
+
 @dataclass(frozen=True)
 class LookalikeConfig:
     """``[lookalike]``: targeted images the model puts in a wanted class."""
 
     images: int = key(20, "test images turned into look-alikes", _positive)
-    eps: float = key(0.1, "L-inf budget of a look-alike", lambda v, k: checks.number(v, k, low=0.0, low_open=True,
-                                                                                       high=1.0))
+    methods: tuple[str, ...] = key(("perceptual", "cw", "pgd"), "targeted methods compared, the first shown and "
+                                   "saved: perceptual, cw, ddn, pgd, feature_space",
+                                   lambda v, k: checks.choices(v, k, LOOKALIKE_METHODS))
+    eps: float = key(0.2, "L-inf budget of the fixed-budget methods (pgd, feature_space); perceptual, cw and ddn "
+                          "search for the smallest change", lambda v, k: checks.number(v, k, low=0.0, low_open=True,
+                                                                                        high=1.0))
+    judge: bool = key(True, "ask the label committee whether each look-alike still shows its original label")
 
 
 @dataclass(frozen=True)

@@ -115,8 +115,17 @@ def test_every_section_present_with_sane_values(full_run):
     assert gm["fid"]["fid"] > gm["real_reference"]["fid"]["fid"]
     assert gm["fid"]["n_real"] == gm["fid"]["n_generated"] == 20
     lk = results["lookalike"]
-    assert lk["feature_space"]["linf"] <= 0.1 + 1e-6 and lk["pgd"]["linf"] <= 0.1 + 1e-6  # the budget holds
-    assert {a["artifact"] for a in results["export"]["artifacts"]} == {"classifier", "attacks", "vae", "generator"}
+    assert lk["methods"]["pgd"]["linf"] <= lk["eps"] + 1e-6  # the fixed budget holds
+    saved = np.load(report / "lookalike" / "lookalikes.npz")
+    assert str(saved["method"]) == lk["primary"] == "perceptual" and list(saved["methods"]) == ["perceptual", "cw", "pgd"]
+    assert saved["lookalikes"].shape == saved["originals"].shape and np.all(saved["targets"] != saved["labels"])
+    assert np.array_equal(saved["labels"], y_test[lk["subset"]["indices"]])
+    for m, st in lk["methods"].items():  # the saved predictions are the ones the rates were computed from
+        assert np.isclose(np.mean(saved[f"predictions_{m}"] == saved["targets"]), st["success_rate"]), m
+        hits = saved[f"predictions_{m}"] == saved["targets"]
+        if hits.any():
+            assert np.isclose(np.mean(saved[f"looks_same_{m}"][hits]), st["looks_same"]), m
+    assert {a["artifact"] for a in results["export"]["artifacts"]} == {"classifier", "attacks", "vae", "generator", "judge"}
     assert results["versions"]["tensorflow"].startswith("2.")
     # The page references only files that exist, and names every section.
     page = (report / "index.html").read_text()

@@ -37,8 +37,11 @@ fooling_classes = 2
 noises = ["gaussian"]
 severities = 2
 max_examples = 60
+[feature]
+committee_epochs = 2
 [lookalike]
 images = 20
+methods = ["perceptual", "pgd"]
 [saliency]
 images = 2
 max_examples = 40

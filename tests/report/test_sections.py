@@ -75,6 +75,18 @@ def _stats(method, rate, n=20):
             "seconds": 1.0, "num_examples": n}
 
 
+def _lookalike(rates: dict, *, same, judge=True, n=20):
+    """Look-alike results: ``rates`` method -> success; 10 wanted labels, the primary's label 3 never reached."""
+    methods = {m: {**_stats(m, r, n), "looks_same": None if same is None or not r else same,
+                   "looks_same_overall": None if same is None else same * r} for m, r in rates.items()}
+    primary = next(iter(rates))
+    per = [{"target": t, "images": n // 10, "success": 0.0 if t == 3 and rates[primary] < 1 else rates[primary],
+            "looks_same": same, "ssim": 0.9} for t in range(10)]
+    j = {"members": [{"name": "cnn"}, {"name": "knn"}], "originals_kept": 0.95, "reused": True} if judge else None
+    return {"classifier": "cnn", "eps": 0.2, "primary": primary, "judge": j, "methods": methods,
+            "per_target": {primary: per}}
+
+
 def _export(*artifacts):
     return {"classifier": "cnn", "artifacts": [{"artifact": a, "version": 1, "signatures": ["serving_default"],
                                                 "size_bytes": 1e6, "variable_bytes": 5e5,
@@ -151,13 +163,18 @@ CASES = {
         ["nothing for the attacks to break"], ["falls", "stays"]),
     # ------------------------------------------------------------ look-alikes
     "lookalike: no success": (
-        lambda: lookalike.section({"classifier": "cnn", "feature_space": _stats("feature_space", 0.0),
-                                   "pgd": _stats("pgd", 0.0)}, [], eps=0.1, coverage=COVERAGE),
-        ["for none of the 20 test images", "reached it for none of the 20 images"], ["0.0% of"]),
-    "lookalike: partial": (
-        lambda: lookalike.section({"classifier": "cnn", "feature_space": _stats("feature_space", 0.25),
-                                   "pgd": _stats("pgd", 1.0)}, [], eps=0.1, coverage=COVERAGE),
-        ["5 (25.0%) of the 20 test images", "all of the 20 images"], []),
+        lambda: lookalike.section(_lookalike({"perceptual": 0.0, "pgd": 0.0}, same=None), [], coverage=COVERAGE),
+        ["for none of the 20 test images", "pgd reached it for none of the 20 images", "about 2 images"],
+        ["0.0% of", "still gives the original label"]),
+    "lookalike: partial, judged": (
+        lambda: lookalike.section(_lookalike({"perceptual": 0.25, "cw": 1.0}, same=0.8), [], coverage=COVERAGE),
+        ["5 (25.0%) of the 20 test images", "cw reached it for all of the 20 images",
+         "4 (80.0%) of the 5 successful look-alikes", "95.0% of the unchanged originals",
+         "The hardest wanted label was 3: reached for none of the 2 images"], ["judge = false"]),
+    "lookalike: not judged, many images per target": (
+        lambda: lookalike.section(_lookalike({"perceptual": 1.0}, same=None, judge=False, n=200), [],
+                                  coverage=COVERAGE),
+        ["all of the 200 test images", "not measured"], ["rest on few images", "hardest", "On the same images"]),
     # ------------------------------------------------------------ saliency
     "saliency: the attack changed nothing": (
         lambda: saliency.section(_saliency(0, images=6), [], coverage=COVERAGE),

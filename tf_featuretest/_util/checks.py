@@ -85,6 +85,14 @@ def choice(value, name: str, options) -> object:
     return value
 
 
+def choices(values, name: str, options) -> tuple:
+    """``values`` as a tuple if it is one or more different items of ``options``."""
+    values = tuple(values) if isinstance(values, (list, tuple)) else (values,)
+    if not values or len(set(values)) != len(values):
+        raise ConfigError(f"{name} needs one or more different items, got {list(values)}")
+    return tuple(choice(v, f"{name}[{i}]", options) for i, v in enumerate(values))
+
+
 def seed(value, name: str = "seed", *, allow_none: bool = False):
     """A non-negative integer seed (or None when allowed)."""
     if value is None and allow_none:

@@ -1,5 +1,5 @@
 """Evaluating a model under transforms: sweeps, failure thresholds, noise robustness, attack comparisons."""
-from .comparison import AttackComparison, AttackStats, compare_with_pgd
+from .comparison import AttackComparison, AttackStats, TargetedRun, compare_targeted, compare_with_pgd
 from .robustness import (
                          NoiseRank,
                          NoiseRobustnessResult,
@@ -22,6 +22,7 @@ from .thresholds import (
 )
 
 __all__ = ["AttackComparison", "AttackStats", "DEFAULT_SEVERITIES", "NoiseRank", "NoiseRobustnessResult", "Scorer",
-           "SweepResult", "ThresholdResult", "as_batches", "bisect_threshold", "compare_with_pgd", "corruption_error",
+           "SweepResult", "TargetedRun", "ThresholdResult", "as_batches", "bisect_threshold", "compare_targeted",
+           "compare_with_pgd", "corruption_error",
            "curve_auc", "curve_crossing", "failure_threshold", "first_crossings", "noise_robustness", "rank_noises",
            "sweep", "threshold_from_probes", "with_baseline"]

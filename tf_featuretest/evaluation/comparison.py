@@ -31,6 +31,8 @@ class AttackStats:
     ssim: float
     seconds: float
     num_examples: int
+    looks_same: float | None = None  # of the successful ones, the share an independent judge still labels as before
+    looks_same_overall: float | None = None  # of all images: reached the target and still looks the same
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -104,3 +106,75 @@ def compare_with_pgd(model, x, y, *, target, eps=0.1, centroids, steps=60, confi
         x_adv = np.asarray(run(x, y, tgt), np.float32)
         stats[name] = _stats(name, model, x, x_adv, tgt, time.perf_counter() - t0)
     return AttackComparison(float(eps), tuple(sorted(set(int(t) for t in tgt))), stats["feature_space"], stats["pgd"])
+
+
+@dataclass(frozen=True)
+class TargetedRun:
+    """One targeted method on a set of images: its stats, per-image outcomes and the images it made."""
+
+    stats: AttackStats
+    images: np.ndarray  # [N, H, W, C] the method's output
+    predictions: np.ndarray  # [N] the model's labels for them
+    success: np.ndarray  # [N] bool: predicted as the target
+    looks_same: np.ndarray | None  # [N] bool: the judge still gives the original label (None: no judge)
+    ssim: np.ndarray  # [N]
+
+    def per_target(self, targets) -> list:
+        """``[{"target", "images", "success", "looks_same", "ssim"}]``, one row per target class."""
+        targets = np.asarray(targets)
+        rows = []
+        for t in sorted(set(int(v) for v in targets)):
+            m = targets == t
+            hit = m & self.success
+            same = None if self.looks_same is None or not hit.any() else float(np.mean(self.looks_same[hit]))
+            rows.append({"target": t, "images": int(m.sum()), "success": float(np.mean(self.success[m])),
+                         "looks_same": same, "ssim": float(np.mean(self.ssim[m]))})
+        return rows
+
+
+def compare_targeted(model, x, y, *, target, methods: dict, judge=None) -> dict:
+    """Run several targeted attacks on the same images and score them the same way.
+
+    Each method is traced once on two images before it is timed, so ``seconds`` is attack time.
+    A look-alike *looks the same* when ``judge`` (e.g. the label committee of
+    :mod:`tf_featuretest.testgen.judge`, models that are not the one under test) still gives it
+    the original label; ``AttackStats.looks_same`` is that share among the successful ones, and
+    ``looks_same_overall`` the share of all images that both reached the target and look the same.
+
+    Args:
+        model: the classifier under test.
+        x, y: images in [0, 1] and their labels; images whose label is the target must be left out
+            by the caller (an error names them).
+        target: one target class per image.
+        methods: ``{name: fn(x, y, target) -> x_adv}``.
+        judge: optional ``fn(images, labels) -> bool [N]`` ("still shows that label").
+
+    Returns:
+        ``{name: TargetedRun}`` in the order of ``methods``.
+    """
+    x = np.asarray(x, np.float32)
+    y = np.asarray(y).astype(np.int64)
+    tgt = np.broadcast_to(np.asarray(target, np.int64), (len(x),)).copy()
+    if len(x) == 0:
+        raise DataError("compare_targeted needs at least one image, got none")
+    same = np.flatnonzero(y == tgt)
+    if len(same):
+        raise DataError(f"images {same[:5].tolist()} already have their target label {int(tgt[same[0]])}")
+    predict = compiled_predict(model)
+    out = {}
+    for name, run in methods.items():
+        run(x[:2], y[:2], tgt[:2])
+        t0 = time.perf_counter()
+        x_adv = np.asarray(run(x, y, tgt), np.float32)
+        seconds = time.perf_counter() - t0
+        pred = np.concatenate([np.argmax(predict(tf.constant(x_adv[i:i + 256])).numpy(), 1)
+                               for i in range(0, len(x_adv), 256)])
+        linf, l2, psnr, ssim_ = image_stats(x, x_adv)
+        success = pred == tgt
+        looks = None if judge is None else np.asarray(judge(x_adv, y), bool)
+        stats = AttackStats(name, float(success.mean()), float(linf.mean()), float(l2.mean()), float(psnr.mean()),
+                            float(ssim_.mean()), float(seconds), int(len(x)),
+                            looks_same=None if looks is None or not success.any() else float(looks[success].mean()),
+                            looks_same_overall=None if looks is None else float((looks & success).mean()))
+        out[name] = TargetedRun(stats, x_adv, pred, success, looks, ssim_)
+    return out

@@ -224,8 +224,11 @@ def committee(ctx):
 
     Each network member is kept as ``runs/<pipeline>/committee-<kind>-<hash>.keras`` (the hash
     covers the data, the seed, the member's position and epochs); the k-NN member is rebuilt from
-    the training split. Member accuracies are measured on the test split.
+    the training split. Member accuracies are measured on the test split. Within one run the
+    committee is built once (kept in ``ctx.artifacts["committee"]``) and shared by the stages.
     """
+    if "committee" in ctx.artifacts:
+        return ctx.artifacts["committee"]
     f, info = ctx.config.feature, ctx.data["info"]
     x, y = ctx.data["train"]
     trained, reused = {}, True
@@ -250,6 +253,7 @@ def committee(ctx):
                              seed=ctx.config.seed)
     xs, ys = ctx.data["test"]
     result.accuracies.update(result.accuracy(xs, ys))
+    ctx.artifacts["committee"] = (result, reused)
     return result, reused
 
 

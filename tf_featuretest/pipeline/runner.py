@@ -191,6 +191,8 @@ def _reuse_stage(ctx: RunContext, name: str, key: str) -> bool:
         ctx.artifacts["vae"] = models.generative(ctx, "vae")[0]
         ctx.artifacts["gan"] = models.generative(ctx, "gan")[0]
         refresh_reviews(ctx)  # reviews.json may have changed since the cached run: recount
+    if name == "feature" or (name == "lookalike" and ctx.config.lookalike.judge):
+        models.committee(ctx)  # the export stage ships the committee as the judge; members load from runs/
     if name == "advgan":  # the export stage signs the generator; it loads from runs/
         ctx.artifacts["advgan_generator"] = models.advgan_generator(ctx, "pixel")[0]
     ctx.say(f"      reusing results from {state['path']}")

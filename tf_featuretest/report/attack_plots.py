@@ -120,3 +120,29 @@ def plot_fooling_grid(result, path, *, class_names=None, title=None):
             ax.set_title(f"{class_label(class_names, c)}: {result.confidence[i]:.3f}", fontsize=7,
                          color="black" if result.success[i] else color(3))
     return save(fig, path)
+
+
+def plot_lookalike_methods(x, y, targets, runs: dict, path, *, class_names=None, max_rows=6,
+                           title="Original and each method's look-alike"):
+    """One row per image: the original, then each method's look-alike at the same scale (no amplification).
+
+    Args:
+        x, y, targets: originals in [0, 1], their labels and the wanted labels.
+        runs: ``{method: (images, predictions, ssim, looks_same or None)}``, arrays aligned with ``x``.
+        path: PNG path.
+    """
+    x = np.asarray(x, np.float32)
+    rows = max(1, min(len(x), max_rows))
+    cols = 1 + len(runs)
+    fig, axes = image_grid_axes(rows, cols, cell=1.6, title=title)
+    for i in range(rows):
+        show_image(axes[i, 0], x[i])
+        axes[i, 0].set_title(f"{class_label(class_names, y[i])}, want {class_label(class_names, targets[i])}",
+                             fontsize=7)
+        for j, (name, (images, pred, ssim_, same)) in enumerate(runs.items(), start=1):
+            show_image(axes[i, j], np.asarray(images[i], np.float32))
+            hit = int(pred[i]) == int(targets[i])
+            verdict = "" if same is None else (", judge: same" if same[i] else ", judge: differs")
+            axes[i, j].set_title(f"{name}: {class_label(class_names, pred[i])}\nSSIM {float(ssim_[i]):.2f}{verdict}",
+                                 fontsize=6, color=color(2) if hit else "black")
+    return save(fig, path)

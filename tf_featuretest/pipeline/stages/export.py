@@ -1,9 +1,15 @@
-"""The export stage: the first classifier, its attacks, the VAE and the generator as SavedModels, one version."""
+"""The export stage: the first classifier, its attacks, the VAE, the generator and the label committee
+as SavedModels, one version."""
 from __future__ import annotations
 
-from ...export.artifacts import export_attacks, export_classifier, export_generator, export_vae
+import numpy as np
+
+from ...export.artifacts import export_attacks, export_classifier, export_generator, export_judge, export_vae
 from ...export.bundle import export_together
 from ...report.sections import export as writer
+
+#: Test images exported with the judge for the web page to offer (two per class, at most this many).
+SAMPLES = 24
 
 
 def run(ctx):
@@ -24,6 +30,13 @@ def run(ctx):
     if "gan" in ctx.artifacts:
         jobs["generator"] = lambda v: export_generator(ctx.artifacts["gan"], root, pipe, class_names=names,
                                                        separation_radius=radius, version=v)
+    if "committee" in ctx.artifacts:
+        committee = ctx.artifacts["committee"][0]
+        sub = ctx.subset("test", min(SAMPLES, 2 * info.num_classes))
+        xs, ys = sub.take(*ctx.data["test"])
+        order = np.argsort(ys, kind="stable")
+        jobs["judge"] = lambda v: export_judge(committee, root, pipe, image_shape=info.image_shape, class_names=names,
+                                               samples=(xs[order], ys[order]), separation_radius=radius, version=v)
     done = export_together(root, pipe, jobs)
     ctx.results["export"] = {"classifier": name, "version": done[0].version,
                              "artifacts": [d.to_dict() for d in done]}
