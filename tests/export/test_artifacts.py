@@ -11,7 +11,9 @@ import pytest
 import tensorflow as tf
 
 from tf_featuretest import export
+from tf_featuretest.attacks.perceptual import perceptual
 from tf_featuretest.errors import ConfigError, ModelError
+from tf_featuretest.export.signatures import PERCEPTUAL_STEPS
 from tf_featuretest.models import as_logits_model, feature_model, load_classifier, save_model_atomic
 
 NAMES = [f"digit_{i}" for i in range(10)]
@@ -167,7 +169,13 @@ def test_attacks_round_trip(exported, digits_cnn, digits_test_batch):
     ref = feature_space(digits_cnn, x[:8], y[:8], target=3, eps=0.2, centroids=exported["centroids"], steps=60)
     np.testing.assert_allclose(out["adversarial"].numpy(), np.asarray(ref), atol=1e-5)
     assert np.all((out["confidence"].numpy() > 0) & (out["confidence"].numpy() <= 1))
-    assert meta["signatures"] == ["fgsm", "pgd", "feature_space", "serving_default"]
+    assert meta["signatures"] == ["fgsm", "pgd", "perceptual", "cw", "ddn", "feature_space", "serving_default"]
+    # the exported perceptual look-alike is the in-process attack at the exported settings
+    out = sig["perceptual"](image=tf.constant(x[:4]), target=tf.constant(8, tf.int64), cap=tf.constant(1.0))
+    ref = perceptual(digits_cnn, x[:4], y[:4], target=8, steps=PERCEPTUAL_STEPS).numpy()
+    np.testing.assert_allclose(out["adversarial"].numpy(), ref, atol=1e-4)
+    out = sig["ddn"](image=tf.constant(x[:4]), target=tf.constant(8, tf.int64), cap=tf.constant(0.1))
+    assert np.abs(out["adversarial"].numpy() - x[:4]).max() <= 0.1 + 1e-6  # the cap clips the answer
 
 
 def test_saved_model_cli_show_and_run(exported, tmp_path, digits_test_batch):
