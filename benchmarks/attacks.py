@@ -30,21 +30,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from _digits import train_model  # noqa: E402
 from _harness import fastest, interleaved, median_ratio, rss_mb, timed  # noqa: E402
 
 from tf_featuretest.attacks import advgan, fgsm, one_pixel_attack, pgd  # noqa: E402
 from tf_featuretest.data import load_arrays  # noqa: E402
-from tf_featuretest.models import build_classifier, compile_classifier, train_advgan  # noqa: E402
-
-
-def train_model(epochs, seed):
-    x, y, _ = load_arrays("digits", "train")
-    keras.utils.set_random_seed(seed)
-    model = build_classifier("small_cnn", 10, x.shape[1:])
-    compile_classifier(model, learning_rate=2e-3)
-    model.fit(tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(y), seed=seed).batch(64), epochs=epochs,
-              verbose=0)
-    return model
+from tf_featuretest.models import train_advgan  # noqa: E402
 
 
 def main():

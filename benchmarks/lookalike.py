@@ -24,26 +24,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from _digits import train_model  # noqa: E402
 from _harness import timed  # noqa: E402
 
 from tf_featuretest.attacks import class_centroids, cw, feature_space, pgd  # noqa: E402
 from tf_featuretest.attacks.perceptual import perceptual  # noqa: E402
 from tf_featuretest.data import load_arrays  # noqa: E402
-from tf_featuretest.models import build_classifier, compile_classifier  # noqa: E402
 from tf_featuretest.testgen import train_committee  # noqa: E402
 
 #: ART 1.20 CarliniL2Method (6 x 200) on the digits CNN, 40 images: 516 s, from issue 18 (not measured here).
 ART_ANCHOR_S_PER_IMAGE = 13.0
-
-
-def train_model(epochs, seed):
-    x, y, _ = load_arrays("digits", "train")
-    keras.utils.set_random_seed(seed)
-    model = build_classifier("small_cnn", 10, x.shape[1:])
-    compile_classifier(model, learning_rate=2e-3)
-    model.fit(tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(y), seed=seed).batch(64), epochs=epochs,
-              verbose=0)
-    return model
 
 
 def measure(model, x, y, t, adv, seconds, committee=None):
